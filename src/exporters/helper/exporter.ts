@@ -1,0 +1,83 @@
+/**
+ * The exporter helper: turns "send this batch" into a full exporter with
+ * accounting (sent/failed by reason), and — when given the shared settings —
+ * timeout, retry, sending queue and circuit breaker (otelcol's exporterhelper).
+ *
+ * An exporter implementation only encodes and sends; it signals failures by
+ * throwing `TributaryError`s (permanent vs retryable) and partial success by
+ * returning how many points the backend rejected.
+ */
+import type { CreateSettings, Exporter, Host } from '../../component.ts';
+import type { MetricsBatch } from '../../model/metrics.ts';
+import { countPoints } from '../../model/metrics.ts';
+import { reasonOf } from '../../errors.ts';
+import type { ExporterHelperConfig } from './config.ts';
+
+export interface SendOutcome {
+  /** Points the backend refused (partial success); counted as failed. */
+  rejectedPoints: number;
+  reason?: string;
+  message?: string;
+}
+
+export interface Sender {
+  /** Deliver one batch; `signal` aborts at the per-attempt timeout or at shutdown. */
+  send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void>;
+  start?(host: Host): Promise<void>;
+  /** Release resources; called after the queue is drained. */
+  shutdown?(): Promise<void>;
+}
+
+/**
+ * Build an exporter around a sender. Without `helperConfig` (pull exporters
+ * such as `prometheus`, or `debug`) batches are handed to the sender inline;
+ * with it, the queue/retry/breaker machinery applies.
+ */
+export function createExporter(settings: CreateSettings, helperConfig: ExporterHelperConfig | undefined, sender: Sender): Exporter {
+  return new InlineExporter(settings, sender, helperConfig?.timeout);
+}
+
+class InlineExporter implements Exporter {
+  private readonly settings: CreateSettings;
+  private readonly sender: Sender;
+  private readonly timeoutMs: number | undefined;
+  private readonly sent;
+  private stopped = false;
+
+  constructor(settings: CreateSettings, sender: Sender, timeoutMs: number | undefined) {
+    this.settings = settings;
+    this.sender = sender;
+    this.timeoutMs = timeoutMs;
+    this.sent = settings.telemetry.exporterSent.bind({ exporter: settings.id.id });
+  }
+
+  async start(host: Host): Promise<void> {
+    await this.sender.start?.(host);
+  }
+
+  async consume(batch: MetricsBatch): Promise<void> {
+    const n = countPoints(batch);
+    if (n === 0) return;
+    const failed = this.settings.telemetry.exporterFailed;
+    if (this.stopped) {
+      failed.add({ exporter: this.settings.id.id, reason: 'shutdown' }, n);
+      return;
+    }
+    const signal = this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : new AbortController().signal;
+    try {
+      const outcome = await this.sender.send(batch, signal);
+      const rejected = outcome ? Math.min(n, outcome.rejectedPoints) : 0;
+      this.sent.add(n - rejected);
+      if (rejected > 0) failed.add({ exporter: this.settings.id.id, reason: outcome?.reason ?? 'rejected' }, rejected);
+    } catch (err) {
+      failed.add({ exporter: this.settings.id.id, reason: reasonOf(err) }, n);
+      this.settings.logger.warn({ err: String(err), points: n }, 'export failed');
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.sender.shutdown?.();
+  }
+}

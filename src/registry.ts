@@ -1,0 +1,34 @@
+/**
+ * Every component type Tributary knows, by kind. Adding a component means
+ * adding its factory here, nothing else.
+ */
+import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from './component.ts';
+
+export const receiverFactories: ReceiverFactory[] = [
+];
+
+export const processorFactories: ProcessorFactory[] = [
+];
+
+export const exporterFactories: ExporterFactory[] = [
+];
+
+/** Older otelcol names still accepted (CONTRACT §3). */
+export const exporterAliases: Record<string, string> = {
+  otlp: 'otlp_grpc',
+  otlphttp: 'otlp_http',
+};
+
+export function findFactory(kind: 'receivers' | 'processors' | 'exporters', type: string): Factory | undefined {
+  if (kind === 'receivers') return receiverFactories.find((f) => f.type === type);
+  if (kind === 'processors') return processorFactories.find((f) => f.type === type);
+  const resolved = exporterAliases[type] ?? type;
+  return exporterFactories.find((f) => f.type === resolved);
+}
+
+export function knownTypes(kind: 'receivers' | 'processors' | 'exporters'): string[] {
+  const list = kind === 'receivers' ? receiverFactories : kind === 'processors' ? processorFactories : exporterFactories;
+  const names = list.map((f) => f.type);
+  if (kind === 'exporters') for (const [alias, target] of Object.entries(exporterAliases)) if (names.includes(target)) names.push(alias);
+  return names.sort();
+}
