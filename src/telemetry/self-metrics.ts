@@ -193,6 +193,7 @@ export class PipelineTelemetry {
   readonly registry: SelfMetrics;
   readonly receiverAccepted: Counter;
   readonly receiverRefused: Counter;
+  readonly receiverRefusedRequests: Counter;
   readonly processorDropped: Counter;
   readonly exporterSent: Counter;
   readonly exporterFailed: Counter;
@@ -208,6 +209,10 @@ export class PipelineTelemetry {
     this.registry = registry;
     this.receiverAccepted = registry.counter('tributary_receiver_accepted_points_total', 'Data points a receiver accepted into a pipeline.');
     this.receiverRefused = registry.counter('tributary_receiver_refused_points_total', 'Data points a receiver refused, by reason.');
+    this.receiverRefusedRequests = registry.counter(
+      'tributary_receiver_refused_requests_total',
+      'Requests or datagrams a receiver refused before their points could be counted (malformed, too large, wrong content type), by reason.',
+    );
     this.processorDropped = registry.counter('tributary_processor_dropped_points_total', 'Data points a processor dropped, by reason.');
     this.exporterSent = registry.counter('tributary_exporter_sent_points_total', 'Data points an exporter delivered to its backend.');
     this.exporterFailed = registry.counter('tributary_exporter_failed_points_total', 'Data points an exporter gave up on, by reason.');
