@@ -3,11 +3,13 @@
  * adding its factory here, nothing else.
  */
 import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from './component.ts';
+import { batchProcessorFactory } from './processors/batch/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
 ];
 
 export const processorFactories: ProcessorFactory[] = [
+  batchProcessorFactory,
 ];
 
 export const exporterFactories: ExporterFactory[] = [

@@ -81,6 +81,18 @@ export class Counter extends Family {
     this.bind(labels).add(n);
   }
 
+  private readonly fns = new Map<string, { labels: Labels; fn: () => number }>();
+
+  /** A counter whose value is read from `fn` at scrape time (e.g. CPU seconds); returns a disposer. */
+  observe(labels: Labels, fn: () => number): () => void {
+    const key = labelKey(labels);
+    const entry = { labels: { ...labels }, fn };
+    this.fns.set(key, entry);
+    return () => {
+      if (this.fns.get(key) === entry) this.fns.delete(key);
+    };
+  }
+
   /** Current value for an exact label set (0 if never counted). */
   get(labels: Labels = {}): number {
     return this.series.get(labelKey(labels))?.value ?? 0;
@@ -96,7 +108,9 @@ export class Counter extends Family {
   }
 
   samples(): Series[] {
-    return [...this.series.values()];
+    const out = [...this.series.values()];
+    for (const { labels, fn } of this.fns.values()) out.push({ labels, value: fn() });
+    return out;
   }
 }
 
