@@ -21,8 +21,12 @@ export const queueSchema = () =>
   z
     .object({
       enabled: z.boolean().default(true),
-      /** Capacity in data points. */
-      queue_size: z.number().int().min(1).default(1000),
+      /**
+       * Capacity in data points (not requests, as otelcol's default sizer
+       * counts): one batch from the batch processor is 8192 points, and a
+       * sidecar must ride out a backend outage of a few minutes.
+       */
+      queue_size: z.number().int().min(1).default(100_000),
       num_consumers: z.number().int().min(1).max(256).default(4),
       storage: z.enum(['memory', 'disk']).default('memory'),
       directory: z.string().optional(),

@@ -12,6 +12,8 @@ import type { MetricsBatch } from '../../model/metrics.ts';
 import { countPoints } from '../../model/metrics.ts';
 import { reasonOf } from '../../errors.ts';
 import type { ExporterHelperConfig } from './config.ts';
+import type { BatchCodec } from './disk-queue.ts';
+import { QueuedExporter } from './queued-exporter.ts';
 
 export interface SendOutcome {
   /** Points the backend refused (partial success); counted as failed. */
@@ -24,17 +26,32 @@ export interface Sender {
   /** Deliver one batch; `signal` aborts at the per-attempt timeout or at shutdown. */
   send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void>;
   start?(host: Host): Promise<void>;
+  /**
+   * Called once per batch as it is accepted, before it is queued (never per
+   * attempt): for stateful conversions such as delta → cumulative, which must
+   * not run again on a retry. Points it removes are counted as failed
+   * (`unsupported`).
+   */
+  prepare?(batch: MetricsBatch): MetricsBatch;
   /** Release resources; called after the queue is drained. */
   shutdown?(): Promise<void>;
+}
+
+export interface ExporterOptions {
+  /** How long `shutdown` may spend draining the queue (the service's `shutdown_timeout`); default 20 s. */
+  shutdownTimeoutMs?: number;
+  /** How the disk queue encodes batches; default the OTLP protobuf codec. */
+  diskCodec?: BatchCodec;
 }
 
 /**
  * Build an exporter around a sender. Without `helperConfig` (pull exporters
  * such as `prometheus`, or `debug`) batches are handed to the sender inline;
- * with it, the queue/retry/breaker machinery applies.
+ * with it, the queue/retry/breaker machinery applies (queued-exporter.ts).
  */
-export function createExporter(settings: CreateSettings, helperConfig: ExporterHelperConfig | undefined, sender: Sender): Exporter {
-  return new InlineExporter(settings, sender, helperConfig?.timeout);
+export function createExporter(settings: CreateSettings, helperConfig: ExporterHelperConfig | undefined, sender: Sender, options?: ExporterOptions): Exporter {
+  if (!helperConfig) return new InlineExporter(settings, sender, undefined);
+  return new QueuedExporter(settings, helperConfig, sender, options);
 }
 
 class InlineExporter implements Exporter {
@@ -56,7 +73,7 @@ class InlineExporter implements Exporter {
   }
 
   async consume(batch: MetricsBatch): Promise<void> {
-    const n = countPoints(batch);
+    let n = countPoints(batch);
     if (n === 0) return;
     const failed = this.settings.telemetry.exporterFailed;
     if (this.stopped) {
@@ -65,8 +82,15 @@ class InlineExporter implements Exporter {
     }
     const signal = this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : new AbortController().signal;
     try {
+      if (this.sender.prepare) {
+        batch = this.sender.prepare(batch);
+        const kept = countPoints(batch);
+        if (kept < n) failed.add({ exporter: this.settings.id.id, reason: 'unsupported' }, n - kept);
+        n = kept;
+        if (n === 0) return;
+      }
       const outcome = await this.sender.send(batch, signal);
-      const rejected = outcome ? Math.min(n, outcome.rejectedPoints) : 0;
+      const rejected = Math.min(n, Math.max(0, Number(outcome?.rejectedPoints) || 0));
       this.sent.add(n - rejected);
       if (rejected > 0) failed.add({ exporter: this.settings.id.id, reason: outcome?.reason ?? 'rejected' }, rejected);
     } catch (err) {

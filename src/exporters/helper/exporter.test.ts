@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MetricsBatch } from '../../model/metrics.ts';
+import { errorFromHttpStatus, retryableError } from '../../errors.ts';
+import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
+import { testHost, testSettings } from '../../testing/settings.ts';
+import { createExporter, type Sender, type SendOutcome } from './exporter.ts';
+import { gaugeBatch, helperConfig, jsonCodec, until, valuesOf } from './testing.ts';
+
+/** A backend double we control: answers from a script, records what it accepted. */
+class ScriptedBackend implements Sender {
+  received: number[] = [];
+  attempts = 0;
+  /** Per attempt: throw this error, 'hang', or return an outcome. */
+  script: Array<Error | 'hang' | SendOutcome> = [];
+  fallback: Error | 'hang' | undefined;
+  async send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void> {
+    this.attempts++;
+    const step = this.script.length > 0 ? this.script.shift() : this.fallback;
+    if (step === 'hang') return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    if (step instanceof Error) throw step;
+    this.received.push(...valuesOf(batch));
+    return step;
+  }
+}
+
+function setup(cfg = helperConfig(), opts = {}) {
+  const telemetry = new PipelineTelemetry();
+  const settings = testSettings('exporter', 'otlp_http/test', '', telemetry);
+  const backend = new ScriptedBackend();
+  const exporter = createExporter(settings, cfg, backend, opts);
+  const labels = { exporter: 'otlp_http/test' };
+  const stats = () => ({
+    sent: telemetry.exporterSent.get(labels),
+    failed: telemetry.exporterFailed.sum(labels),
+    queued: telemetry.exporterQueueSize.get(labels) ?? 0,
+  });
+  return { telemetry, backend, exporter, labels, stats };
+}
+
+describe('queued exporter', () => {
+  it('retries retryable failures until the batch arrives, once', async () => {
+    const { backend, exporter, telemetry, labels, stats } = setup();
+    await exporter.start(testHost());
+    backend.script = [retryableError('down', { reason: 'http_503' }), new Error('ECONNRESET'), {} as SendOutcome];
+    await exporter.consume(gaugeBatch(5));
+    await until(() => stats().sent === 5);
+    expect(backend.received).toEqual([0, 1, 2, 3, 4]);
+    expect(telemetry.exporterRetries.get(labels)).toBe(2);
+    expect(stats()).toEqual({ sent: 5, failed: 0, queued: 0 });
+    await exporter.shutdown();
+  });
+
+  it('drops permanent errors without retrying, counted by reason', async () => {
+    const { backend, exporter, telemetry, labels, stats } = setup();
+    await exporter.start(testHost());
+    backend.script = [errorFromHttpStatus(400, 'bad')];
+    await exporter.consume(gaugeBatch(3));
+    await until(() => stats().failed === 3);
+    expect(backend.attempts).toBe(1);
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'http_400' })).toBe(3);
+    await exporter.shutdown();
+  });
+
+  it('counts partial success as failed points and does not retry', async () => {
+    const { backend, exporter, telemetry, labels, stats } = setup();
+    await exporter.start(testHost());
+    backend.script = [{ rejectedPoints: 2, reason: 'partial_success' }];
+    await exporter.consume(gaugeBatch(10));
+    await until(() => stats().sent + stats().failed === 10);
+    expect(stats()).toEqual({ sent: 8, failed: 2, queued: 0 });
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'partial_success' })).toBe(2);
+    expect(backend.attempts).toBe(1);
+    await exporter.shutdown();
+  });
+
+  it('times out a hanging backend and retries', async () => {
+    const { backend, exporter, stats } = setup(helperConfig({ timeout: 30 }));
+    await exporter.start(testHost());
+    backend.script = ['hang', 'hang'];
+    await exporter.consume(gaugeBatch(2));
+    await until(() => stats().sent === 2);
+    expect(backend.attempts).toBe(3);
+    await exporter.shutdown();
+  });
+
+  it('gives up after max_elapsed_time with the last reason', async () => {
+    const { backend, exporter, telemetry, labels, stats } = setup(helperConfig({ retry_on_failure: { max_elapsed_time: 40 } }));
+    await exporter.start(testHost());
+    backend.fallback = retryableError('down', { reason: 'http_503' });
+    await exporter.consume(gaugeBatch(4));
+    await until(() => stats().failed === 4);
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'http_503' })).toBe(4);
+    expect(stats().queued).toBe(0);
+    await exporter.shutdown();
+  });
+
+  it('opens the breaker: nothing is sent while open, batches wait, then one probe and normal flow', async () => {
+    const cfg = helperConfig({ circuit_breaker: { enabled: true, failure_threshold: 2, open_duration: 100 }, sending_queue: { num_consumers: 1 } });
+    const { backend, exporter, telemetry, labels, stats } = setup(cfg);
+    await exporter.start(testHost());
+    backend.fallback = retryableError('down');
+    await exporter.consume(gaugeBatch(2, 0));
+    await until(() => telemetry.exporterCircuitState.get(labels) === 2);
+    const attemptsWhenOpened = backend.attempts;
+    expect(attemptsWhenOpened).toBe(2);
+    await exporter.consume(gaugeBatch(2, 2));
+    await exporter.consume(gaugeBatch(2, 4));
+    expect(stats().queued).toBe(6);
+    backend.fallback = undefined; // the backend comes back
+    await until(() => stats().sent === 6);
+    expect(backend.attempts).toBe(attemptsWhenOpened + 3);
+    expect(backend.received).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(telemetry.exporterCircuitState.get(labels)).toBe(0);
+    await exporter.shutdown();
+  });
+
+  it('resolves consume before delivery and keeps accepted = sent + failed + queued', async () => {
+    const { backend, exporter, stats } = setup(helperConfig({ sending_queue: { queue_size: 50 } }), { shutdownTimeoutMs: 10 });
+    await exporter.start(testHost());
+    backend.fallback = 'hang';
+    for (let i = 0; i < 10; i++) await exporter.consume(gaugeBatch(10, i * 10));
+    const s = stats();
+    expect(s.sent + s.failed + s.queued).toBe(100);
+    expect(s.queued).toBe(50);
+    await exporter.shutdown();
+  });
+
+  it('with a memory queue, shutdown drains within the deadline and counts the rest as failed(shutdown)', async () => {
+    const { backend, exporter, telemetry, labels, stats } = setup(helperConfig(), { shutdownTimeoutMs: 50 });
+    await exporter.start(testHost());
+    backend.fallback = retryableError('down');
+    await exporter.consume(gaugeBatch(7));
+    await exporter.shutdown();
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'shutdown' })).toBe(7);
+    expect(stats().sent).toBe(0);
+    // Gauges are removed at shutdown (the exporter may be rebuilt by a reload).
+    expect(telemetry.exporterQueueSize.get(labels)).toBeUndefined();
+    expect(telemetry.exporterCircuitState.get(labels)).toBeUndefined();
+    await exporter.consume(gaugeBatch(1));
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'shutdown' })).toBe(8);
+  });
+
+  it('shutdown flushes a healthy queue', async () => {
+    const { backend, exporter, stats } = setup();
+    await exporter.start(testHost());
+    for (let i = 0; i < 20; i++) await exporter.consume(gaugeBatch(5, i * 5));
+    await exporter.shutdown();
+    expect(stats().sent).toBe(100);
+    expect(backend.received.sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('calls prepare once per batch, not per attempt', async () => {
+    const telemetry = new PipelineTelemetry();
+    let prepared = 0;
+    const backend = new ScriptedBackend();
+    backend.script = [retryableError('x'), retryableError('y')];
+    const sender: Sender = { send: (b, s) => backend.send(b, s), prepare: (b) => (prepared++, b) };
+    const exporter = createExporter(testSettings('exporter', 'x', '', telemetry), helperConfig(), sender);
+    await exporter.start(testHost());
+    await exporter.consume(gaugeBatch(1));
+    await until(() => backend.received.length === 1);
+    expect(prepared).toBe(1);
+    await exporter.shutdown();
+  });
+
+  it('without a queue, delivers inline and fails fast while the breaker is open', async () => {
+    const cfg = helperConfig({ sending_queue: { enabled: false }, circuit_breaker: { enabled: true, failure_threshold: 1, open_duration: 60_000 }, retry_on_failure: { enabled: false } });
+    const { backend, exporter, telemetry, labels, stats } = setup(cfg);
+    await exporter.start(testHost());
+    await exporter.consume(gaugeBatch(2));
+    expect(stats().sent).toBe(2);
+    backend.fallback = retryableError('down', { reason: 'network' });
+    await exporter.consume(gaugeBatch(2));
+    await exporter.consume(gaugeBatch(3));
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'network' })).toBe(2);
+    expect(telemetry.exporterFailed.get({ ...labels, reason: 'circuit_open' })).toBe(3);
+    await exporter.shutdown();
+  });
+});
+
+describe('disk queue through the exporter', () => {
+  it('keeps what the backend did not take across a restart and sends it after the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trib-dq-'));
+    try {
+      const cfg = helperConfig({ sending_queue: { storage: 'disk', directory: dir, sync_interval: 10 } });
+      const first = setup(cfg, { shutdownTimeoutMs: 30, diskCodec: jsonCodec });
+      await first.exporter.start(testHost());
+      first.backend.fallback = retryableError('down');
+      for (let i = 0; i < 5; i++) await first.exporter.consume(gaugeBatch(4, i * 4));
+      await first.exporter.shutdown();
+      expect(first.stats().sent).toBe(0);
+      expect(first.stats().failed).toBe(0);
+
+      const second = setup(cfg, { diskCodec: jsonCodec });
+      await second.exporter.start(testHost());
+      expect(second.stats().queued).toBeGreaterThan(0);
+      await until(() => second.stats().sent === 20);
+      expect(second.backend.received).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      await second.exporter.shutdown();
+
+      // Sent entries were removed: a third start has nothing to resend.
+      const third = setup(cfg, { diskCodec: jsonCodec });
+      await third.exporter.start(testHost());
+      expect(third.stats().queued).toBe(0);
+      await third.exporter.shutdown();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hands entries left by a draining exporter to its replacement on the same directory (live reload)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trib-dq-'));
+    try {
+      const cfg = helperConfig({ sending_queue: { storage: 'disk', directory: dir } });
+      const old = setup(cfg, { shutdownTimeoutMs: 20, diskCodec: jsonCodec });
+      await old.exporter.start(testHost());
+      old.backend.fallback = retryableError('down');
+      await old.exporter.consume(gaugeBatch(3, 0));
+      const replacement = setup(cfg, { diskCodec: jsonCodec });
+      await replacement.exporter.start(testHost());
+      await replacement.exporter.consume(gaugeBatch(3, 3));
+      await old.exporter.shutdown();
+      await until(() => replacement.stats().sent === 6);
+      expect(replacement.backend.received.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(old.backend.received).toEqual([]);
+      await replacement.exporter.shutdown();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

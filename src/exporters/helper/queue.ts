@@ -1,0 +1,250 @@
+/**
+ * The sending queue: bounded in data points, shared by `num_consumers`
+ * consumers, optionally backed by a durable store (disk-queue.ts).
+ *
+ * `size` counts every point the exporter holds, waiting or in flight (a batch
+ * being retried is still "queued" for the accounting invariant of
+ * CONTRACT §6). When an offer does not fit, `when_full` decides: evict the
+ * oldest waiting batches, drop the new one, or refuse it (`block`) so that
+ * receivers push back on their clients.
+ */
+import type { MetricsBatch } from '../../model/metrics.ts';
+import { splitBatch } from '../../model/metrics.ts';
+import { refusedError } from '../../errors.ts';
+
+export type WhenFull = 'drop_oldest' | 'drop_newest' | 'block';
+
+export interface QueueEntry {
+  id: number;
+  points: number;
+  /** The batch, while it is in memory; a disk queue reloads it with `QueueStore.read`. */
+  batch: MetricsBatch | undefined;
+}
+
+/** Durable storage behind a queue: write-ahead on offer, removal once done. */
+export interface QueueStore {
+  readonly durable: true;
+  /** Open and return the entries left by an earlier run, oldest first. */
+  open(): Promise<QueueEntry[]>;
+  /** A fresh entry ID, unique in the store (IDs order entries across restarts). */
+  allocateId(): number;
+  /** Persist; resolves once committed (and synced if the store is configured so). */
+  write(entry: QueueEntry, batch: MetricsBatch): Promise<void>;
+  /** Load an entry's batch; undefined when it is missing or corrupt. */
+  read(entry: QueueEntry): MetricsBatch | undefined;
+  remove(entry: QueueEntry): void;
+  /** Entries this queue gave up on stay stored for the next run (or for another queue on the same store). */
+  close(leftover: QueueEntry[]): Promise<void>;
+  /** Called by the store when another queue on the same directory left entries behind (live reload). */
+  onAdopt?: (entries: QueueEntry[]) => void;
+}
+
+export interface QueueOptions {
+  capacity: number;
+  whenFull: WhenFull;
+  store?: QueueStore;
+  /** Points dropped to make room, with the reason. */
+  onDrop(reason: string, points: number): void;
+  /** The store could not write: the batch stays queued in memory only. */
+  onStoreError?(err: unknown): void;
+  /** Suggested client back-off when `block` refuses. */
+  retryAfterMs?: () => number;
+}
+
+export class BatchQueue {
+  readonly capacity: number;
+  private readonly opts: QueueOptions;
+  private readonly store: QueueStore | undefined;
+  /** Waiting entries, oldest first; `head` avoids O(n) shifts. */
+  private waiting: QueueEntry[] = [];
+  private head = 0;
+  private held = 0;
+  private nextId = 1;
+  private closed = false;
+  private takers: Array<(e: QueueEntry | undefined) => void> = [];
+  private readonly emptyWaiters: Array<() => void> = [];
+  private inFlight = new Set<QueueEntry>();
+
+  constructor(opts: QueueOptions) {
+    this.opts = opts;
+    this.capacity = opts.capacity;
+    this.store = opts.store;
+    if (this.store) this.store.onAdopt = (entries) => this.adopt(entries);
+  }
+
+  /** Points held: waiting plus in flight. */
+  get size(): number {
+    return this.held;
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length - this.head;
+  }
+
+  get durable(): boolean {
+    return this.store !== undefined;
+  }
+
+  async open(): Promise<void> {
+    if (!this.store) return;
+    const resumed = await this.store.open();
+    this.adopt(resumed);
+  }
+
+  /**
+   * Queue a batch. Resolves once it is held (written ahead on disk for a
+   * durable queue); rejects with `TRIB_REFUSED` when full and `block`.
+   */
+  async offer(batch: MetricsBatch, points: number): Promise<void> {
+    if (this.opts.whenFull === 'block') {
+      if (this.held > 0 && this.held + points > this.capacity) {
+        throw refusedError(`sending queue full (${this.held}/${this.capacity} points)`, { reason: 'queue_full', retryAfterMs: this.opts.retryAfterMs?.() ?? 1000 });
+      }
+      return this.push(batch, points);
+    }
+    // A batch larger than the whole queue is split so drop_oldest can keep its newest part.
+    const pieces = points > this.capacity ? splitBatch(batch, this.capacity) : [batch];
+    const writes: Promise<void>[] = [];
+    for (const piece of pieces) {
+      const n = pieces.length === 1 ? points : countOf(piece);
+      if (this.held + n > this.capacity) {
+        if (this.opts.whenFull === 'drop_oldest') this.evictFor(n);
+        if (this.held + n > this.capacity) {
+          this.opts.onDrop('queue_full', n);
+          continue;
+        }
+      }
+      writes.push(this.push(piece, n));
+    }
+    await Promise.all(writes);
+  }
+
+  /** Next entry, waiting for one; undefined once the queue is closed and empty. */
+  take(): Promise<QueueEntry | undefined> {
+    const e = this.shift();
+    if (e) return Promise.resolve(e);
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.takers.push(resolve));
+  }
+
+  /** Load a stored entry's batch (disk queue); undefined when it is damaged. */
+  reload(entry: QueueEntry): MetricsBatch | undefined {
+    return this.store?.read(entry);
+  }
+
+  /** The entry was sent or given up on: forget it (and remove it from disk). */
+  complete(entry: QueueEntry): void {
+    if (!this.inFlight.delete(entry)) return;
+    this.held -= entry.points;
+    this.store?.remove(entry);
+    this.checkEmpty();
+  }
+
+  /** Stop accepting; consumers drain what is left and then get undefined. */
+  close(): void {
+    this.closed = true;
+    const t = this.takers;
+    this.takers = [];
+    for (const resolve of t) resolve(this.shift());
+  }
+
+  /** Resolves when nothing is held any more. */
+  whenEmpty(): Promise<void> {
+    if (this.held === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  /**
+   * Shutdown: hand back everything still held (waiting and in flight) and
+   * close the store; a durable store keeps them for the next start.
+   * Returns the points that were left.
+   */
+  async release(): Promise<number> {
+    this.close();
+    const left = this.waiting.slice(this.head).concat([...this.inFlight]);
+    this.waiting = [];
+    this.head = 0;
+    this.inFlight.clear();
+    let points = 0;
+    for (const e of left) points += e.points;
+    this.held = 0;
+    left.sort((a, b) => a.id - b.id);
+    await this.store?.close(left);
+    this.checkEmpty();
+    return points;
+  }
+
+  private async push(batch: MetricsBatch, points: number): Promise<void> {
+    const entry: QueueEntry = { id: this.store ? this.store.allocateId() : this.nextId++, points, batch };
+    this.held += points;
+    this.enqueue(entry);
+    if (!this.store) return;
+    try {
+      await this.store.write(entry, batch);
+    } catch (err) {
+      // Disk full or an I/O error: the batch is still queued in memory, so nothing is lost unless we crash now.
+      this.opts.onStoreError?.(err);
+      return;
+    }
+    // Written: a consumer that has not taken it yet will reload it from disk, so memory stays bounded.
+    if (!this.inFlight.has(entry)) entry.batch = undefined;
+  }
+
+  private enqueue(entry: QueueEntry): void {
+    const taker = this.takers.shift();
+    if (taker) {
+      this.inFlight.add(entry);
+      taker(entry);
+    } else {
+      this.waiting.push(entry);
+    }
+  }
+
+  private shift(): QueueEntry | undefined {
+    if (this.head >= this.waiting.length) return undefined;
+    const e = this.waiting[this.head];
+    this.waiting[this.head++] = undefined as unknown as QueueEntry;
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    this.inFlight.add(e);
+    return e;
+  }
+
+  private evictFor(points: number): void {
+    let dropped = 0;
+    while (this.held + points > this.capacity) {
+      if (this.head >= this.waiting.length) break;
+      const e = this.waiting[this.head];
+      this.waiting[this.head++] = undefined as unknown as QueueEntry;
+      this.held -= e.points;
+      dropped += e.points;
+      this.store?.remove(e);
+    }
+    if (dropped > 0) this.opts.onDrop('queue_full', dropped);
+  }
+
+  private adopt(entries: QueueEntry[]): void {
+    if (entries.length === 0) return;
+    for (const e of entries) this.held += e.points;
+    // Left-over entries are older than anything new: they go first.
+    const rest = this.waiting.slice(this.head);
+    this.waiting = [];
+    this.head = 0;
+    for (const e of entries) this.enqueue(e);
+    for (const e of rest) this.waiting.push(e);
+  }
+
+  private checkEmpty(): void {
+    if (this.held !== 0) return;
+    const w = this.emptyWaiters.splice(0);
+    for (const resolve of w) resolve();
+  }
+}
+
+function countOf(batch: MetricsBatch): number {
+  let n = 0;
+  for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.points.length;
+  return n;
+}
