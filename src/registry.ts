@@ -4,6 +4,8 @@
  */
 import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from './component.ts';
 import { batchProcessorFactory } from './processors/batch/factory.ts';
+import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
+import { debugExporterFactory } from './exporters/debug/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
 ];
@@ -13,6 +15,8 @@ export const processorFactories: ProcessorFactory[] = [
 ];
 
 export const exporterFactories: ExporterFactory[] = [
+  prometheusExporterFactory,
+  debugExporterFactory,
 ];
 
 /** Older otelcol names still accepted (CONTRACT §3). */
