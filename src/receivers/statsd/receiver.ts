@@ -1,0 +1,160 @@
+/**
+ * The `statsd` receiver: a listener feeding the aggregator, and a timer that
+ * flushes one batch per `aggregation_interval` downstream. Bad lines, events,
+ * series over the cap and refused flushes are all counted, never thrown.
+ */
+import type { CreateSettings, Host, Receiver } from '../../component.ts';
+import type { MetricsConsumer } from '../../consumer.ts';
+import { reasonOf } from '../../errors.ts';
+import type { CounterHandle } from '../../telemetry/self-metrics.ts';
+import { ReceiverObs } from '../obs.ts';
+import { StatsdAggregator, type AggregatorSink } from './aggregator.ts';
+import { socketMode, transportOf, type StatsdConfig } from './config.ts';
+import { listenTcp, listenUdp, listenUnixgram, type Listener, type ListenOptions } from './transport.ts';
+
+/** Bad-line log lines per reason are at most this frequent (the first is logged at once). */
+const BAD_LINE_LOG_INTERVAL_MS = 60_000;
+/** Offending text in logs is cut to this many characters. */
+const BAD_LINE_LOG_CHARS = 200;
+
+export class StatsdReceiver implements Receiver {
+  private readonly settings: CreateSettings;
+  private readonly config: StatsdConfig;
+  private readonly next: MetricsConsumer;
+  private readonly obs: ReceiverObs;
+  private readonly linesTotal: CounterHandle;
+  private readonly ignoredHandles = new Map<string, CounterHandle>();
+  private readonly badHandles = new Map<string, CounterHandle>();
+  private readonly badLog = new Map<string, { lastAt: number; suppressed: number }>();
+  private aggregator: StatsdAggregator | null = null;
+  private listener: Listener | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private lastRefusalLogAt = 0;
+
+  constructor(settings: CreateSettings, config: StatsdConfig, next: MetricsConsumer) {
+    this.settings = settings;
+    this.config = config;
+    this.next = next;
+    this.obs = new ReceiverObs(settings);
+    const receiver = settings.id.id;
+    this.linesTotal = settings.telemetry.registry
+      .counter('tributary_statsd_lines_total', 'StatsD lines received (metrics, events, service checks and bad lines).')
+      .bind({ receiver });
+  }
+
+  /** The address bound (`host:port` or socket path); useful when the endpoint asked for port 0. */
+  get address(): string | undefined {
+    return this.listener?.address;
+  }
+
+  async start(_host: Host): Promise<void> {
+    const sink: AggregatorSink = {
+      badLine: (reason, text, start, end) =>
+        this.badLine(reason, Buffer.from(text.slice(start, Math.min(end, start + BAD_LINE_LOG_CHARS)), 'latin1').toString('utf8')),
+      ignored: (kind) => this.ignored(kind),
+      seriesLimited: (n) => this.obs.refusedPoints('series_limit', n),
+    };
+    const aggregator = new StatsdAggregator(this.config, sink);
+    this.aggregator = aggregator;
+    const opts: ListenOptions = {
+      endpoint: this.config.endpoint,
+      receiveBufferSize: this.config.receive_buffer_size,
+      socketMode: socketMode(this.config),
+      maxLineLength: this.config.max_line_length,
+      logger: this.settings.logger,
+      onData: (buf) => {
+        if (this.stopped) return;
+        try {
+          this.linesTotal.add(aggregator.ingest(buf));
+        } catch (err) {
+          // The parser never throws on input; this guards against a bug taking the listener down.
+          this.badLine('internal_error', buf.toString('latin1', 0, BAD_LINE_LOG_CHARS));
+          this.settings.logger.error({ err }, 'statsd: datagram handling failed');
+        }
+      },
+      onTooLong: (head) => {
+        this.linesTotal.add(1);
+        this.badLine('too_long', head.toString('utf8', 0, BAD_LINE_LOG_CHARS));
+      },
+      onError: (err) => _host.reportError(this.settings.id.id, err),
+    };
+    const t = this.config.transport;
+    const family = t.endsWith('6') ? 6 : t.endsWith('4') ? 4 : undefined;
+    switch (transportOf(this.config)) {
+      case 'udp':
+        this.listener = await listenUdp(opts, family);
+        break;
+      case 'tcp':
+        this.listener = await listenTcp(opts, family);
+        break;
+      case 'unixgram':
+        this.listener = await listenUnixgram(opts);
+        break;
+    }
+    this.timer = setInterval(() => void this.flush(), this.config.aggregation_interval);
+    this.timer.unref();
+  }
+
+  /** Flush now (also what the interval timer does). Resolves when the batch was handed on or counted as refused. */
+  flush(): Promise<void> {
+    const aggregator = this.aggregator;
+    if (!aggregator) return Promise.resolve();
+    const { batch, points } = aggregator.flush();
+    if (points === 0) return this.flushing;
+    const run = this.next.consume(batch).catch((err) => {
+      const reason = reasonOf(err);
+      this.obs.refusedPoints(reason, points);
+      const now = Date.now();
+      if (now - this.lastRefusalLogAt >= BAD_LINE_LOG_INTERVAL_MS) {
+        this.lastRefusalLogAt = now;
+        this.settings.logger.warn({ reason, points, err: (err as Error)?.message }, 'statsd: pipeline refused the interval\'s aggregates; dropped and counted');
+      }
+    });
+    this.flushing = this.flushing.then(() => run);
+    return this.flushing;
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.close();
+    // What was aggregated so far goes downstream before the pipeline drains.
+    await this.flush();
+  }
+
+  private ignored(kind: string): void {
+    let h = this.ignoredHandles.get(kind);
+    if (!h) {
+      h = this.settings.telemetry.registry
+        .counter('tributary_statsd_ignored_lines_total', 'StatsD lines accepted but not turned into metrics: events, service checks, types mapped to disabled.')
+        .bind({ receiver: this.settings.id.id, kind });
+      this.ignoredHandles.set(kind, h);
+    }
+    h.add(1);
+  }
+
+  private badLine(reason: string, text: string): void {
+    let h = this.badHandles.get(reason);
+    if (!h) {
+      h = this.settings.telemetry.statsdBadLines.bind({ receiver: this.settings.id.id, reason });
+      this.badHandles.set(reason, h);
+    }
+    h.add(1);
+    // The first of each reason is logged at once, then at most one line per interval with a count.
+    const now = Date.now();
+    const state = this.badLog.get(reason);
+    if (state && now - state.lastAt < BAD_LINE_LOG_INTERVAL_MS) {
+      state.suppressed++;
+      return;
+    }
+    const suppressed = state?.suppressed ?? 0;
+    this.badLog.set(reason, { lastAt: now, suppressed: 0 });
+    this.settings.logger.warn({ reason, line: text, suppressedSinceLastLog: suppressed }, 'statsd: bad line dropped');
+  }
+}
