@@ -6,6 +6,7 @@ import type { ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from
 import { batchProcessorFactory } from './processors/batch/factory.ts';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
+import { datadogExporterFactory } from './exporters/datadog/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
 ];
@@ -17,6 +18,7 @@ export const processorFactories: ProcessorFactory[] = [
 export const exporterFactories: ExporterFactory[] = [
   prometheusExporterFactory,
   debugExporterFactory,
+  datadogExporterFactory,
 ];
 
 /** Older otelcol names still accepted (CONTRACT §3). */

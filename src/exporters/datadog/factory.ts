@@ -1,0 +1,126 @@
+/**
+ * The `datadog` exporter: translate (with cumulative→delta state) → pack under
+ * the intake's limits → send, wrapped by the exporter helper for queueing,
+ * retry and accounting.
+ *
+ * Accounting: points dropped in translation (stale timestamps, NaN, …),
+ * oversized items and payloads refused permanently are returned to the helper
+ * as `SendOutcome.rejectedPoints`, so accepted = sent + failed holds.
+ * Cumulative → delta runs in `prepare` (once per batch, in arrival order,
+ * before the queue); a batch's payloads are kept until all are delivered, so
+ * a retry resumes at the first payload not yet accepted and nothing is sent
+ * twice.
+ */
+import os from 'node:os';
+import type { CreateSettings, Exporter, ExporterFactory } from '../../component.ts';
+import type { MetricsBatch } from '../../model/metrics.ts';
+import { isPermanent, reasonOf, TributaryError } from '../../errors.ts';
+import { createExporter, type Sender, type SendOutcome } from '../helper/exporter.ts';
+import { datadogConfigSchema, intakeBaseUrl, validateDatadogConfig, type DatadogConfig } from './config.ts';
+import { DatadogTranslator } from './translate.ts';
+import { DeltaConverter } from '../common/delta.ts';
+import { RequestBuilder, type DdPayload, type PayloadLimits } from './request.ts';
+import { DatadogClient } from './client.ts';
+
+interface Prepared {
+  payloads: DdPayload[];
+  next: number;
+  rejected: Map<string, number>;
+}
+
+export class DatadogSender implements Sender {
+  private readonly settings: CreateSettings;
+  private readonly deltas: DeltaConverter;
+  private readonly translator: DatadogTranslator;
+  private readonly builder: RequestBuilder;
+  private readonly client: DatadogClient;
+  private readonly prepared = new WeakMap<MetricsBatch, Prepared>();
+  private readonly loggedReasons = new Set<string>();
+
+  constructor(settings: CreateSettings, config: DatadogConfig, limits?: PayloadLimits) {
+    this.settings = settings;
+    const h = config.metrics.histograms;
+    this.translator = new DatadogTranslator({
+      hostname: config.hostname ?? os.hostname(),
+      resourceAttributesAsTags: config.metrics.resource_attributes_as_tags,
+      histogramMode: h.mode,
+      aggregates: h.aggregates,
+      percentiles: h.percentiles,
+    });
+    this.deltas = new DeltaConverter(config.metrics.delta_ttl);
+    this.builder = new RequestBuilder(config.compression, limits);
+    this.client = new DatadogClient(intakeBaseUrl(config), config.api.key, settings.logger);
+  }
+
+  /** Once per batch, in arrival order: cumulative → delta (see common/delta.ts). */
+  prepare(batch: MetricsBatch): MetricsBatch {
+    return this.deltas.convert(batch);
+  }
+
+  async send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void> {
+    let prep = this.prepared.get(batch);
+    if (prep === undefined) {
+      const t = this.translator.translate(batch);
+      const built = await this.builder.build(t);
+      const rejected = new Map(t.dropped);
+      if (built.oversized > 0) rejected.set('too_large', (rejected.get('too_large') ?? 0) + built.oversized);
+      prep = { payloads: built.payloads, next: 0, rejected };
+      this.prepared.set(batch, prep);
+    }
+    while (prep.next < prep.payloads.length) {
+      const p = prep.payloads[prep.next];
+      try {
+        await this.client.send(p, signal);
+        prep.next++;
+      } catch (err) {
+        if (!isPermanent(err)) throw err;
+        const reason = reasonOf(err);
+        this.logOnce(reason, err);
+        // A refused key refuses every payload: give up on the rest of the batch at once.
+        const upTo = reason === 'forbidden' ? prep.payloads.length : prep.next + 1;
+        for (; prep.next < upTo; prep.next++) add(prep.rejected, reason, prep.payloads[prep.next].src);
+      }
+    }
+    this.prepared.delete(batch);
+    return outcome(prep.rejected, this.settings);
+  }
+
+  private logOnce(reason: string, err: unknown): void {
+    if (this.loggedReasons.has(reason)) return;
+    this.loggedReasons.add(reason);
+    const message = err instanceof TributaryError ? err.message : String(err);
+    this.settings.logger.error({ reason }, message);
+  }
+}
+
+function add(m: Map<string, number>, reason: string, n: number): void {
+  if (n > 0) m.set(reason, (m.get(reason) ?? 0) + n);
+}
+
+/** The helper takes one reason per outcome: the largest group names it; the breakdown goes to the log. */
+export function outcome(rejected: Map<string, number>, settings: CreateSettings): SendOutcome | undefined {
+  let total = 0;
+  let top = '';
+  let topN = 0;
+  for (const [reason, n] of rejected) {
+    total += n;
+    if (n > topN) {
+      top = reason;
+      topN = n;
+    }
+  }
+  if (total === 0) return undefined;
+  if (rejected.size > 1) settings.logger.debug({ dropped: Object.fromEntries(rejected) }, 'points dropped for several reasons in one batch');
+  return { rejectedPoints: total, reason: top, message: `${total} points dropped` };
+}
+
+export const datadogExporterFactory: ExporterFactory<DatadogConfig> = {
+  kind: 'exporter',
+  type: 'datadog',
+  configSchema: datadogConfigSchema,
+  createDefaultConfig: () => datadogConfigSchema.parse({}),
+  validate: validateDatadogConfig,
+  create(settings: CreateSettings, config: DatadogConfig): Exporter {
+    return createExporter(settings, config, new DatadogSender(settings, config));
+  },
+};
