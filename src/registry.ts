@@ -7,8 +7,10 @@ import { batchProcessorFactory } from './processors/batch/factory.ts';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
+import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
+  statsdReceiverFactory,
 ];
 
 export const processorFactories: ProcessorFactory[] = [

@@ -299,6 +299,7 @@ export class StatsdAggregator {
       const member = text.slice(vFrom, pipe);
       const set = series.set!;
       if (!set.has(member)) set.add(detach(member));
+      series.hasValue = true;
       return;
     }
     // Single value: the common case, no scratch array.
@@ -330,6 +331,7 @@ export class StatsdAggregator {
       case OBS_SUM: {
         const inc = d.rate === 1 ? v : v / d.rate;
         series.value += inc;
+        series.hasValue = true;
         if (series.isInt && !Number.isInteger(inc)) series.isInt = false;
         return;
       }
@@ -344,6 +346,7 @@ export class StatsdAggregator {
         return;
       }
       default:
+        series.hasValue = true;
         series.observe(d.kind === KIND_TIMING ? v * this.timingScale : v, d.weight);
     }
   }
@@ -438,7 +441,8 @@ export class StatsdAggregator {
     let points = 0;
     for (const s of series.values()) {
       if (s.observer === OBS_GAUGE) this.rememberGauge(s, nowNs);
-      if ((s.observer === OBS_GAUGE || s.observer === OBS_LAST) && !s.hasValue) continue;
+      // A series whose every line turned out bad (its value, after the tail was fine) has nothing to say.
+      if (!s.hasValue) continue;
       const metricKey = s.kind + '\u0000' + s.name;
       let metric = byName.get(metricKey);
       if (metric === undefined) {
