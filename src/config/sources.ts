@@ -15,6 +15,8 @@ import { parseYamlSource } from './yaml-source.ts';
 export const SET_FILE = '--set';
 
 export async function readSource(file: string): Promise<{ source?: Source; issues: ConfigIssue[] }> {
+  const format = formatIssueFor(file);
+  if (format) return { issues: [format] };
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -26,10 +28,15 @@ export async function readSource(file: string): Promise<{ source?: Source; issue
 }
 
 export function parseSource(file: string, text: string): { source?: Source; issues: ConfigIssue[] } {
+  const format = formatIssueFor(file);
+  if (format) return { issues: [format] };
+  return extname(file).toLowerCase() === '.toml' ? parseTomlSource(file, text) : parseYamlSource(file, text);
+}
+
+function formatIssueFor(file: string): ConfigIssue | undefined {
   const ext = extname(file).toLowerCase();
-  if (ext === '.toml') return parseTomlSource(file, text);
-  if (ext === '.yaml' || ext === '.yml') return parseYamlSource(file, text);
-  return { issues: [{ file, line: 1, col: 1, path: '(root)', message: `unknown config format "${ext}": use .yaml, .yml or .toml`, severity: 'error' }] };
+  if (ext === '.toml' || ext === '.yaml' || ext === '.yml') return undefined;
+  return { file, line: 1, col: 1, path: '(root)', message: `unknown config format "${ext}": use .yaml, .yml or .toml`, severity: 'error' };
 }
 
 /**

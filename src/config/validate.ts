@@ -96,11 +96,14 @@ export function validateConfig(input: ValidateInput): { config?: TributaryConfig
     exporters: new Map<string, ComponentConfig<ExporterFactory>>(),
   };
   const defined: Record<SectionKind, Set<string>> = { receivers: new Set(), processors: new Set(), exporters: new Set() };
+  // Components whose ID or type is wrong: already an error, so no "unused" warning on top.
+  const unknown = new Set<string>();
   for (const kind of SECTIONS) {
     for (const [id, raw] of sectionEntries(root, kind, rep)) {
       defined[kind].add(id);
       const built = validateComponent(kind, id, raw, root, typed, registry, rep);
-      if (built) (components[kind] as Map<string, ComponentConfig<Factory>>).set(id, built);
+      if (built === 'unknown') unknown.add(`${kind}/${id}`);
+      else if (built) (components[kind] as Map<string, ComponentConfig<Factory>>).set(id, built);
     }
   }
 
@@ -110,7 +113,7 @@ export function validateConfig(input: ValidateInput): { config?: TributaryConfig
   // Defined but never used: a warning, the config stays valid (otelcol ignores them too).
   for (const kind of SECTIONS) {
     for (const id of defined[kind]) {
-      if (!service.used[kind].has(id)) rep.warn([kind, id], `${SINGULAR[kind]} is defined but not used in any pipeline`);
+      if (!service.used[kind].has(id) && !unknown.has(`${kind}/${id}`)) rep.warn([kind, id], `${SINGULAR[kind]} is defined but not used in any pipeline`);
     }
   }
 
@@ -167,18 +170,18 @@ function validateComponent(
   typed: Map<string, unknown>,
   registry: RegistryLike,
   rep: Reporter,
-): ComponentConfig<Factory> | undefined {
+): ComponentConfig<Factory> | 'unknown' | undefined {
   const cid = parseComponentId(id);
   if (!cid) {
     rep.error([kind, id], 'invalid component ID: must be type or type/name (e.g. otlp or otlp/internal)', 'key');
-    return undefined;
+    return 'unknown';
   }
   const factory = registry.findFactory(kind, cid.type);
   if (!factory) {
     const known = registry.knownTypes(kind);
     const list = known.length > 0 ? `known types: ${known.join(', ')}` : `no ${SINGULAR[kind]} types are registered`;
     rep.error([kind, id], `unknown ${SINGULAR[kind]} type "${cid.type}" (${list})`, 'key');
-    return undefined;
+    return 'unknown';
   }
   const base = [kind, id];
   // No config (`debug:` alone) means all defaults, as in otelcol.
@@ -200,19 +203,23 @@ interface Extensions {
   /** health_check extensions by ID, with their endpoint if given. */
   healthChecks: Map<string, { endpoint?: string }>;
   defined: Set<string>;
+  /** IDs already reported as invalid or unsupported. */
+  invalid: Set<string>;
 }
 
 function validateExtensions(root: Record<string, unknown>, typed: Map<string, unknown>, rep: Reporter): Extensions {
-  const out: Extensions = { healthChecks: new Map(), defined: new Set() };
+  const out: Extensions = { healthChecks: new Map(), defined: new Set(), invalid: new Set() };
   for (const [id, raw] of sectionEntries(root, 'extensions', rep)) {
     out.defined.add(id);
     const cid = parseComponentId(id);
     if (!cid) {
       rep.error(['extensions', id], 'invalid extension ID: must be type or type/name', 'key');
+      out.invalid.add(id);
       continue;
     }
     if (cid.type !== 'health_check') {
       rep.error(['extensions', id], `unsupported extension type "${cid.type}": only health_check is supported (served by the admin endpoint)`, 'key');
+      out.invalid.add(id);
       continue;
     }
     const parsed = rep.parse(healthCheckSchema, raw ?? {}, ['extensions', id], typed);
@@ -268,7 +275,8 @@ function validateService(
   validatePipelines(raw.pipelines, rep, defined, result);
 
   // service.extensions enables extensions; health_check's endpoint moves the admin endpoint.
-  const enabled = parsed?.data.extensions ?? [];
+  // Read from the raw list too, so a bad key elsewhere in service does not hide reference errors here.
+  const enabled = parsed?.data.extensions ?? (Array.isArray(raw.extensions) ? raw.extensions.filter((e): e is string => typeof e === 'string') : []);
   const adminExplicit = parsed?.data.admin?.endpoint;
   let healthCheckSeen: string | undefined;
   enabled.forEach((id, i) => {
@@ -295,7 +303,7 @@ function validateService(
     }
   });
   for (const id of extensions.defined) {
-    if (!enabled.includes(id)) rep.warn(['extensions', id], 'extension is defined but not enabled in service.extensions');
+    if (!enabled.includes(id) && !extensions.invalid.has(id)) rep.warn(['extensions', id], 'extension is defined but not enabled in service.extensions');
   }
   return result;
 }
