@@ -129,8 +129,16 @@ export function expToClassic(s: ExpState): { bounds: number[]; cumulative: numbe
   let acc = 0;
   const push = (bound: number) => {
     // Malformed input (bucket sum above count) must not make +Inf smaller than a finite bucket.
+    const c = Math.min(acc, s.count);
+    // Extreme scales/indexes overflow a double: those counts are carried to the next finite bound or +Inf.
+    if (!Number.isFinite(bound)) return;
+    // …or underflow onto the previous bound: fold into it.
+    if (bounds.length > 0 && bound <= bounds[bounds.length - 1]) {
+      cumulative[cumulative.length - 1] = c;
+      return;
+    }
     bounds.push(bound);
-    cumulative.push(Math.min(acc, s.count));
+    cumulative.push(c);
   };
   // Negative bucket i holds values in [-base^(i+1), -base^i): most negative first.
   for (let i = s.neg.length - 1; i >= 0; i--) {
