@@ -7,6 +7,7 @@ import { batchProcessorFactory } from './processors/batch/factory.ts';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
+import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
@@ -21,6 +22,7 @@ export const exporterFactories: ExporterFactory[] = [
   prometheusExporterFactory,
   debugExporterFactory,
   datadogExporterFactory,
+  prometheusRemoteWriteExporterFactory,
 ];
 
 /** Older otelcol names still accepted (CONTRACT §3). */

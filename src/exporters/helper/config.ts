@@ -17,7 +17,8 @@ export const retrySchema = () =>
     })
     .strict();
 
-export const queueSchema = () =>
+/** `numConsumers` lets an exporter pick another default (remote write sends in order with one). */
+export const queueSchema = (defaults: { numConsumers?: number } = {}) =>
   z
     .object({
       enabled: z.boolean().default(true),
@@ -27,7 +28,7 @@ export const queueSchema = () =>
        * sidecar must ride out a backend outage of a few minutes.
        */
       queue_size: z.number().int().min(1).default(100_000),
-      num_consumers: z.number().int().min(1).max(256).default(4),
+      num_consumers: z.number().int().min(1).max(256).default(defaults.numConsumers ?? 4),
       storage: z.enum(['memory', 'disk']).default('memory'),
       directory: z.string().optional(),
       when_full: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest'),
@@ -47,10 +48,10 @@ export const circuitBreakerSchema = () =>
     })
     .strict();
 
-export const exporterHelperFields = () => ({
+export const exporterHelperFields = (defaults: { numConsumers?: number } = {}) => ({
   timeout: duration().default(10_000),
   retry_on_failure: retrySchema().prefault({}),
-  sending_queue: queueSchema().prefault({}),
+  sending_queue: queueSchema(defaults).prefault({}),
   circuit_breaker: circuitBreakerSchema().prefault({}),
 });
 

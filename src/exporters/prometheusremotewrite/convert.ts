@@ -1,0 +1,169 @@
+/**
+ * Metrics model → remote write time series, with the OTel → Prometheus
+ * naming and label rules the `prometheus` exporter applies (its naming and
+ * label modules are reused, so both exporters name things alike):
+ *
+ * - gauges and non-monotonic sums → one series; monotonic sums → `…_total`;
+ * - histograms → `_bucket{le}` (cumulative, `+Inf` = count), `_sum`, `_count`;
+ *   exponential histograms become classic power-of-two buckets first;
+ * - summaries → `{quantile}`, `_sum`, `_count`;
+ * - labels: `job`/`instance` and `otel_scope_*` > point attributes >
+ *   resource attributes (with `resource_to_telemetry_conversion`) >
+ *   `external_labels`; sorted by name as remote write requires;
+ * - one `target_info` series per resource with non-identifying attributes.
+ *
+ * Every input must already be cumulative (see cumulative.ts): Prometheus
+ * stores counters and histograms as running totals.
+ */
+import type { Attributes, HistogramPoint, MetricsBatch, ResourceMetrics, ScopeMetrics } from '../../model/metrics.ts';
+import { attributeLabels, resourceIdentity, scopeLabels, type LabelPairs } from '../prometheus/labels.ts';
+import { metricName, labelName } from '../prometheus/naming.ts';
+import { expStateFromPoint, expToClassic } from '../prometheus/exphistogram.ts';
+import { STALE_NAN, type TimeSeries } from './proto.ts';
+
+export interface ConvertOptions {
+  namespace: string;
+  addMetricSuffixes: boolean;
+  resourceToTelemetry: boolean;
+  externalLabels: Record<string, string>;
+  targetInfo: boolean;
+}
+
+const NO_RECORDED_VALUE = 1;
+const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id']);
+
+/** Series of one request, by their sorted label string, so samples of one series are sent together and in order. */
+export class SeriesSet {
+  readonly byKey = new Map<string, TimeSeries>();
+  /** Data points converted (each point yields several samples for histograms). */
+  points = 0;
+
+  add(pairs: LabelPairs, name: string, value: number, timestampMs: number): void {
+    pairs.push(['__name__', name]);
+    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let key = '';
+    for (const [n, v] of pairs) key += n + '\u0000' + v + '\u0001';
+    let ts = this.byKey.get(key);
+    if (!ts) {
+      ts = { labels: pairs.map(([n, v]) => ({ name: n, value: v })), samples: [] };
+      this.byKey.set(key, ts);
+    }
+    ts.samples.push({ value, timestamp: timestampMs });
+  }
+
+  /** The series, samples ascending by time (a batch may hold several points of one series). */
+  series(): TimeSeries[] {
+    const out = [...this.byKey.values()];
+    for (const ts of out) if (ts.samples.length > 1) ts.samples.sort((a, b) => a.timestamp - b.timestamp);
+    return out;
+  }
+}
+
+export class RemoteWriteConverter {
+  private readonly opts: ConvertOptions;
+  private readonly external: LabelPairs;
+
+  constructor(opts: ConvertOptions) {
+    this.opts = opts;
+    this.external = Object.entries(opts.externalLabels).map(([k, v]) => [labelName(k) || k, v]);
+  }
+
+  convert(batch: MetricsBatch, nowMs = Date.now()): SeriesSet {
+    const set = new SeriesSet();
+    for (const rm of batch.resourceMetrics) {
+      let latest = 0;
+      for (const sm of rm.scopeMetrics) latest = Math.max(latest, this.convertScope(set, rm, sm, nowMs));
+      if (this.opts.targetInfo) this.addTargetInfo(set, rm, latest || nowMs);
+    }
+    return set;
+  }
+
+  /** Returns the latest sample time seen (ms), for target_info. */
+  private convertScope(set: SeriesSet, rm: ResourceMetrics, sm: ScopeMetrics, nowMs: number): number {
+    const fixed = resourceIdentity(rm.resource).concat(scopeLabels(sm.scope));
+    const fallback = this.opts.resourceToTelemetry ? attributeLabels(rm.resource.attributes) : [];
+    for (const e of this.external) if (!has(fallback, e[0])) fallback.push(e);
+    const labels = (attrs: Attributes): LabelPairs => merge(fixed, attributeLabels(attrs), fallback);
+    const { namespace, addMetricSuffixes } = this.opts;
+    let latest = 0;
+    for (const m of sm.metrics) {
+      for (const p of m.points) {
+        const t = p.timeUnixNano > 0 ? Math.floor(p.timeUnixNano / 1e6) : nowMs;
+        if (t > latest) latest = t;
+        const stale = ((p.flags ?? 0) & NO_RECORDED_VALUE) !== 0;
+        set.points++;
+        switch (m.type) {
+          case 'gauge':
+          case 'sum': {
+            const counter = m.type === 'sum' && m.monotonic;
+            const name = metricName(m.name, m.unit, counter ? 'counter' : 'gauge', counter, namespace, addMetricSuffixes);
+            const v = (p as { value: number }).value;
+            set.add(labels(p.attributes), name, stale ? STALE_NAN : v, t);
+            break;
+          }
+          case 'histogram':
+          case 'exponential_histogram': {
+            const name = metricName(m.name, m.unit, 'histogram', false, namespace, addMetricSuffixes);
+            const base = labels(p.attributes);
+            let bounds: number[];
+            let cumulative: number[];
+            if (m.type === 'histogram') {
+              const hp = p as HistogramPoint;
+              bounds = hp.explicitBounds;
+              cumulative = [];
+              let acc = 0;
+              for (let i = 0; i < bounds.length; i++) cumulative.push((acc += hp.bucketCounts[i] ?? 0));
+            } else {
+              ({ bounds, cumulative } = expToClassic(expStateFromPoint(p as never)));
+            }
+            const hist = p as { count: number; sum?: number };
+            for (let i = 0; i < bounds.length; i++) {
+              set.add([...base, ['le', formatLe(bounds[i])]], name + '_bucket', stale ? STALE_NAN : cumulative[i], t);
+            }
+            set.add([...base, ['le', '+Inf']], name + '_bucket', stale ? STALE_NAN : hist.count, t);
+            if (hist.sum !== undefined) set.add(base.slice(), name + '_sum', stale ? STALE_NAN : hist.sum, t);
+            set.add(base.slice(), name + '_count', stale ? STALE_NAN : hist.count, t);
+            break;
+          }
+          case 'summary': {
+            const name = metricName(m.name, m.unit, 'summary', false, namespace, addMetricSuffixes);
+            const sp = p as { count: number; sum: number; quantiles: Array<{ quantile: number; value: number }> };
+            const base = labels(p.attributes);
+            for (const q of sp.quantiles) set.add([...base, ['quantile', String(q.quantile)]], name, stale ? STALE_NAN : q.value, t);
+            set.add(base.slice(), name + '_sum', stale ? STALE_NAN : sp.sum, t);
+            set.add(base.slice(), name + '_count', stale ? STALE_NAN : sp.count, t);
+            break;
+          }
+        }
+      }
+    }
+    return latest;
+  }
+
+  private addTargetInfo(set: SeriesSet, rm: ResourceMetrics, timestampMs: number): void {
+    const rest = attributeLabels(rm.resource.attributes, IDENTIFYING);
+    if (rest.length === 0) return;
+    const pairs = merge(resourceIdentity(rm.resource), rest, this.external);
+    set.add(pairs, this.opts.namespace ? metricName('target_info', '', 'gauge', false, this.opts.namespace, false) : 'target_info', 1, timestampMs);
+  }
+}
+
+/** `fixed` over `own` over `fallback`; a fresh array the caller may extend. */
+function merge(fixed: LabelPairs, own: LabelPairs, fallback: LabelPairs): LabelPairs {
+  const out: LabelPairs = fixed.slice();
+  for (const p of own) if (!has(out, p[0])) out.push(p);
+  for (const p of fallback) if (!has(out, p[0])) out.push(p);
+  return out;
+}
+
+function has(pairs: LabelPairs, name: string): boolean {
+  for (const p of pairs) if (p[0] === name) return true;
+  return false;
+}
+
+/** `le` as Prometheus writes it: shortest float, `+Inf`/`-Inf`. */
+export function formatLe(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
