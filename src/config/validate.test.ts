@@ -87,7 +87,7 @@ describe('validation rules', () => {
     expect(lines(r)).toEqual([
       'cfg.yaml:3:15: receivers.statsd.endpoint: expected string, got a list',
       'cfg.yaml:4:16: receivers.statsd.transport: must be one of "udp", "tcp" (got 7)',
-      'cfg.yaml:6:10: exporters.debug: expected object, got string "verbose"',
+      'cfg.yaml:6:10: exporters.debug: expected a map, got string "verbose"',
     ]);
   });
 

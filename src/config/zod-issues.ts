@@ -94,8 +94,8 @@ function describe(issue: ZIssue, path: Array<string | number>, raw: unknown, sch
       return issue.keys.map((k) => ({ path: [...path, k], message: unknownKeyMessage(k, known), at: 'key' as const }));
     }
     case 'invalid_type':
-      if (!present.found) return [{ path, message: `missing required key (${issue.expected})`, at: 'value' }];
-      return [{ path, message: `expected ${issue.expected}, got ${kindOf(present.value)}`, at: 'value' }];
+      if (!present.found) return [{ path, message: `missing required key (${typeName(issue.expected)})`, at: 'value' }];
+      return [{ path, message: `expected ${typeName(issue.expected)}, got ${kindOf(present.value)}`, at: 'value' }];
     case 'too_big':
     case 'too_small': {
       const big = issue.code === 'too_big';
@@ -115,7 +115,7 @@ function describe(issue: ZIssue, path: Array<string | number>, raw: unknown, sch
       const deeper = issue.errors.find((b) => b.length > 0 && b.every((i) => !(i.code === 'invalid_type' && i.path.length === 0)));
       if (deeper) return deeper.flatMap((i) => describe(i, [...path, ...toPath(i.path)], raw, schema));
       const expected = [...new Set(issue.errors.flat().filter((i) => i.code === 'invalid_type').map((i) => (i as core.$ZodIssueInvalidType).expected))];
-      if (expected.length > 0 && present.found) return [{ path, message: `expected ${expected.join(' or ')}, got ${kindOf(present.value)}`, at: 'value' }];
+      if (expected.length > 0 && present.found) return [{ path, message: `expected ${expected.map(typeName).join(' or ')}, got ${kindOf(present.value)}`, at: 'value' }];
       if (!present.found) return [{ path, message: 'missing required key', at: 'value' }];
       return [{ path, message: issue.message, at: 'value' }];
     }
@@ -156,6 +156,13 @@ function editDistance(a: string, b: string): number {
     }
   }
   return prev[b.length];
+}
+
+/** zod's type names in the words of a config file. */
+function typeName(t: string): string {
+  if (t === 'object' || t === 'record' || t === 'map') return 'a map';
+  if (t === 'array' || t === 'tuple' || t === 'set') return 'a list';
+  return t;
 }
 
 export function kindOf(v: unknown): string {
