@@ -1,0 +1,125 @@
+/**
+ * The exporter's tables, created and migrated at start, idempotently.
+ *
+ * Migrations are numbered and recorded in `<schema>.schema_migrations`; all
+ * of them run in one transaction that first takes a transaction-scoped
+ * advisory lock, so two daemons starting at once apply each migration exactly
+ * once (the second waits, then finds nothing left to do). DDL is
+ * transactional in PostgreSQL, so a failed migration leaves nothing behind.
+ */
+import type { PoolClient } from 'pg';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: (schema: string) => string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'metric_points, metric_rollups, export_batches',
+    sql: (s) => `
+CREATE TABLE ${s}.metric_points (
+  time            timestamptz NOT NULL,
+  start_time      timestamptz,
+  metric          text NOT NULL,
+  type            text NOT NULL,
+  unit            text NOT NULL DEFAULT '',
+  temporality     text,
+  value           double precision,
+  count           bigint,
+  sum             double precision,
+  min             double precision,
+  max             double precision,
+  bucket_bounds   double precision[],
+  bucket_counts   bigint[],
+  exp_scale       integer,
+  exp_zero_count  bigint,
+  quantiles       jsonb,
+  attributes      jsonb NOT NULL DEFAULT '{}',
+  resource        jsonb NOT NULL DEFAULT '{}',
+  tenant_id       text
+) PARTITION BY RANGE (time);
+CREATE INDEX metric_points_tenant_metric_time ON ${s}.metric_points (tenant_id, metric, time);
+
+CREATE TABLE ${s}.metric_rollups (
+  period_start        timestamptz NOT NULL,
+  period              interval NOT NULL,
+  tenant_id           text,
+  metric              text NOT NULL,
+  attributes          jsonb NOT NULL,
+  series_id           uuid NOT NULL,
+  type                text NOT NULL,
+  unit                text NOT NULL DEFAULT '',
+  count               bigint NOT NULL DEFAULT 0,
+  sum                 double precision,
+  min                 double precision,
+  max                 double precision,
+  p50                 double precision,
+  p95                 double precision,
+  p99                 double precision,
+  bucket_bounds       double precision[],
+  bucket_counts       bigint[],
+  exp_scale           integer,
+  exp_zero_count      bigint,
+  exp_positive_offset integer,
+  exp_positive_counts bigint[],
+  exp_negative_offset integer,
+  exp_negative_counts bigint[],
+  updated_at          timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (metric, period, period_start, series_id)
+);
+CREATE INDEX metric_rollups_tenant_metric_period ON ${s}.metric_rollups (tenant_id, metric, period, period_start);
+
+CREATE TABLE ${s}.export_batches (
+  batch_id      uuid PRIMARY KEY,
+  points        integer NOT NULL,
+  committed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX export_batches_committed_at ON ${s}.export_batches (committed_at);
+
+-- Row-level security ready: inert until ENABLE ROW LEVEL SECURITY (see docs/postgres.md).
+CREATE POLICY tenant_isolation ON ${s}.metric_points
+  USING (tenant_id = current_setting('tributary.tenant_id', true));
+CREATE POLICY tenant_isolation ON ${s}.metric_rollups
+  USING (tenant_id = current_setting('tributary.tenant_id', true));
+`,
+  },
+];
+
+/** A stable 64-bit advisory lock key for a schema (FNV-1a), as a decimal string for a bigint parameter. */
+export function lockKey(scope: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(scope, 'utf8')) {
+    h ^= BigInt(b);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return BigInt.asIntN(64, h).toString();
+}
+
+/** Create or migrate the schema; returns the versions applied by this call. */
+export async function migrate(client: PoolClient, schema: string): Promise<number[]> {
+  const applied: number[] = [];
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(`tributary.schema:${schema}`)]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations`);
+    const done = new Set(rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql(schema));
+      await client.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  return applied;
+}

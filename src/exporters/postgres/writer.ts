@@ -1,0 +1,210 @@
+/**
+ * One encoded batch → one transaction, exactly once:
+ *
+ *   BEGIN
+ *   INSERT INTO export_batches (batch_id) … ON CONFLICT DO NOTHING   -- seen before? then ROLLBACK: already stored
+ *   COPY metric_points FROM STDIN                                    -- every point, one stream
+ *   rollups: insert missing rows, lock them (FOR UPDATE, in key order),
+ *            merge the batch into what is stored, recompute percentiles, UPDATE
+ *   COMMIT
+ *
+ * A batch retried after a timeout or a dropped connection either rolled back
+ * (nothing stored, so it is written now) or committed before the ack was
+ * lost (its id is in export_batches, so it is skipped). The batch id is a
+ * hash of the batch's rows, so it is the same on every attempt and after a
+ * restart that replays a disk queue. Rollups are merged in the same
+ * transaction, so they never count a batch that the points table lacks, nor
+ * twice. Locks are taken in one global order (metric, period, start, series)
+ * so concurrent writers do not deadlock; if they still do (40P01) the batch
+ * is retried whole.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { POINT_COLUMNS, type EncodedBatch, type RollupEntry } from './encode.ts';
+import { mergeAcc, newAcc, quantile, type RollupAcc } from './rollup.ts';
+
+export type WriteResult = 'written' | 'duplicate';
+
+export class Writer {
+  private readonly pool: Pool;
+  private readonly schema: string;
+  private readonly copySql: string;
+
+  constructor(pool: Pool, schema: string) {
+    this.pool = pool;
+    this.schema = schema;
+    this.copySql = `COPY ${schema}.metric_points (${POINT_COLUMNS.join(', ')}) FROM STDIN`;
+  }
+
+  async write(batch: EncodedBatch, signal: AbortSignal): Promise<WriteResult> {
+    signal.throwIfAborted();
+    const client = await this.pool.connect();
+    // An aborted attempt (timeout, shutdown) kills the connection: the server rolls back
+    // whatever had not committed, and the retry sorts out the rest by batch id.
+    const onAbort = () => destroyConnection(client);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let broken: Error | undefined;
+    try {
+      return await this.transaction(client, batch);
+    } catch (err) {
+      broken = err instanceof Error ? err : new Error(String(err));
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (signal.aborted) throw signal.reason ?? err;
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      // A connection that failed mid-transaction is not reused.
+      client.release(broken);
+    }
+  }
+
+  private async transaction(client: PoolClient, batch: EncodedBatch): Promise<WriteResult> {
+    // One round trip: BEGIN and the idempotency claim (the id is our own hex uuid, safe to inline).
+    const results = (await client.query(
+      `BEGIN; INSERT INTO ${this.schema}.export_batches (batch_id, points) VALUES ('${batch.batchId}', ${batch.rows}) ON CONFLICT DO NOTHING RETURNING 1`,
+    )) as unknown as Array<{ rowCount: number | null }>;
+    if ((results[1]?.rowCount ?? 0) === 0) {
+      await client.query('ROLLBACK');
+      return 'duplicate';
+    }
+    if (batch.rows > 0) {
+      const copy = client.query(copyFrom(this.copySql));
+      await pipeline(Readable.from([Buffer.from(batch.copyText, 'utf8')]), copy);
+    }
+    if (batch.rollups.length > 0) await this.upsertRollups(client, batch.rollups);
+    await client.query('COMMIT');
+    return 'written';
+  }
+
+  private async upsertRollups(client: PoolClient, entries: RollupEntry[]): Promise<void> {
+    const s = this.schema;
+    entries.sort(compareEntries);
+    const metric = entries.map((e) => e.metric);
+    const periodSecs = entries.map((e) => e.periodMs / 1000);
+    const periodStart = entries.map((e) => new Date(e.periodStartMs).toISOString());
+    const seriesId = entries.map((e) => e.seriesId);
+
+    // 1. Make sure a row exists for every key, so that step 2 can lock it (a concurrent
+    //    inserter of the same key makes us wait here until it commits).
+    await client.query(
+      `INSERT INTO ${s}.metric_rollups (metric, period, period_start, series_id, tenant_id, attributes, type, unit, count)
+       SELECT k.m, make_interval(secs => k.p), k.ps, k.sid, k.t, k.a::jsonb, k.ty, k.u, 0
+         FROM unnest($1::text[], $2::float8[], $3::timestamptz[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+              WITH ORDINALITY AS k(m, p, ps, sid, t, a, ty, u, i)
+        ORDER BY k.i
+       ON CONFLICT DO NOTHING`,
+      [metric, periodSecs, periodStart, seriesId, entries.map((e) => e.tenantId), entries.map((e) => e.attributesJson), entries.map((e) => e.type), entries.map((e) => e.unit)],
+    );
+
+    // 2. Lock and read what is stored, in key order.
+    const { rows } = await client.query<StoredRow & { i: string }>(
+      `SELECT k.i, r.count, r.sum, r.min, r.max, r.bucket_bounds, r.bucket_counts, r.exp_scale, r.exp_zero_count,
+              r.exp_positive_offset, r.exp_positive_counts, r.exp_negative_offset, r.exp_negative_counts
+         FROM unnest($1::text[], $2::float8[], $3::timestamptz[], $4::uuid[]) WITH ORDINALITY AS k(m, p, ps, sid, i)
+         JOIN ${s}.metric_rollups r
+           ON r.metric = k.m AND r.period = make_interval(secs => k.p) AND r.period_start = k.ps AND r.series_id = k.sid
+        ORDER BY k.i
+          FOR UPDATE OF r`,
+      [metric, periodSecs, periodStart, seriesId],
+    );
+    const stored = new Map<number, StoredRow>();
+    for (const r of rows) stored.set(Number(r.i) - 1, r);
+
+    // 3. Merge in the daemon (percentiles need the whole sketch), then write back.
+    const merged: RollupAcc[] = entries.map((e, i) => {
+      const row = stored.get(i);
+      if (row === undefined || Number(row.count) === 0) return e.acc;
+      const acc = accFromRow(row);
+      mergeAcc(acc, e.acc);
+      return acc;
+    });
+    await client.query(
+      `UPDATE ${s}.metric_rollups r
+          SET count = v.c, sum = v.su, min = v.mi, max = v.ma, p50 = v.q50, p95 = v.q95, p99 = v.q99,
+              bucket_bounds = v.bb::float8[], bucket_counts = v.bc::bigint[],
+              exp_scale = v.es, exp_zero_count = v.ez,
+              exp_positive_offset = v.epo, exp_positive_counts = v.epc::bigint[],
+              exp_negative_offset = v.eno, exp_negative_counts = v.enc::bigint[],
+              updated_at = now()
+         FROM unnest($1::text[], $2::float8[], $3::timestamptz[], $4::uuid[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[],
+                     $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[], $14::int[], $15::bigint[],
+                     $16::int[], $17::text[], $18::int[], $19::text[])
+              AS v(m, p, ps, sid, c, su, mi, ma, q50, q95, q99, bb, bc, es, ez, epo, epc, eno, enc)
+        WHERE r.metric = v.m AND r.period = make_interval(secs => v.p) AND r.period_start = v.ps AND r.series_id = v.sid`,
+      [
+        metric,
+        periodSecs,
+        periodStart,
+        seriesId,
+        merged.map((a) => Math.round(a.count)),
+        merged.map((a) => a.sum),
+        merged.map((a) => a.min),
+        merged.map((a) => a.max),
+        merged.map((a) => quantile(a, 0.5)),
+        merged.map((a) => quantile(a, 0.95)),
+        merged.map((a) => quantile(a, 0.99)),
+        merged.map((a) => (a.kind === 'explicit' ? arrayLiteral(a.bounds!, false) : null)),
+        merged.map((a) => (a.kind === 'explicit' ? arrayLiteral(a.bucketCounts!, true) : null)),
+        merged.map((a) => (a.kind === 'exponential' ? a.scale : null)),
+        merged.map((a) => (a.kind === 'exponential' ? Math.round(a.zeroCount) : null)),
+        merged.map((a) => (a.kind === 'exponential' ? a.positive.offset : null)),
+        merged.map((a) => (a.kind === 'exponential' ? arrayLiteral(a.positive.bucketCounts, true) : null)),
+        merged.map((a) => (a.kind === 'exponential' ? a.negative.offset : null)),
+        merged.map((a) => (a.kind === 'exponential' ? arrayLiteral(a.negative.bucketCounts, true) : null)),
+      ],
+    );
+  }
+}
+
+interface StoredRow {
+  count: string;
+  sum: number | null;
+  min: number | null;
+  max: number | null;
+  bucket_bounds: number[] | null;
+  bucket_counts: string[] | null;
+  exp_scale: number | null;
+  exp_zero_count: string | null;
+  exp_positive_offset: number | null;
+  exp_positive_counts: string[] | null;
+  exp_negative_offset: number | null;
+  exp_negative_counts: string[] | null;
+}
+
+export function accFromRow(row: StoredRow): RollupAcc {
+  const acc = newAcc();
+  acc.count = Number(row.count);
+  acc.sum = row.sum;
+  acc.min = row.min;
+  acc.max = row.max;
+  if (row.bucket_bounds !== null && row.bucket_counts !== null) {
+    acc.kind = 'explicit';
+    acc.bounds = row.bucket_bounds.map(Number);
+    acc.bucketCounts = row.bucket_counts.map(Number);
+  } else if (row.exp_scale !== null) {
+    acc.kind = 'exponential';
+    acc.scale = row.exp_scale;
+    acc.zeroCount = Number(row.exp_zero_count ?? 0);
+    acc.positive = { offset: row.exp_positive_offset ?? 0, bucketCounts: (row.exp_positive_counts ?? []).map(Number) };
+    acc.negative = { offset: row.exp_negative_offset ?? 0, bucketCounts: (row.exp_negative_counts ?? []).map(Number) };
+  }
+  return acc;
+}
+
+function compareEntries(a: RollupEntry, b: RollupEntry): number {
+  if (a.metric !== b.metric) return a.metric < b.metric ? -1 : 1;
+  if (a.periodMs !== b.periodMs) return a.periodMs - b.periodMs;
+  if (a.periodStartMs !== b.periodStartMs) return a.periodStartMs - b.periodStartMs;
+  return a.seriesId < b.seriesId ? -1 : a.seriesId > b.seriesId ? 1 : 0;
+}
+
+function arrayLiteral(values: number[], integers: boolean): string {
+  return '{' + values.map((v) => (integers ? String(Math.round(v)) : String(v))).join(',') + '}';
+}
+
+function destroyConnection(client: PoolClient): void {
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  stream?.destroy();
+}
