@@ -9,12 +9,22 @@ import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
+import { samplingProcessorFactory } from './processors/sampling/factory.ts';
+import { memoryLimiterProcessorFactory } from './processors/memory_limiter/factory.ts';
+import { filterProcessorFactory } from './processors/filter/factory.ts';
+import { attributesProcessorFactory } from './processors/attributes/factory.ts';
+import { resourceProcessorFactory } from './processors/resource/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
   statsdReceiverFactory,
 ];
 
 export const processorFactories: ProcessorFactory[] = [
+  samplingProcessorFactory,
+  memoryLimiterProcessorFactory,
+  filterProcessorFactory,
+  attributesProcessorFactory,
+  resourceProcessorFactory,
   batchProcessorFactory,
 ];
 
