@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Entry point. Runs the compiled build when there is one (the container
-// image), else the TypeScript sources directly (Node >= 22.18 strips types).
+// Entry point. From a checkout it runs the TypeScript sources directly (Node
+// >= 22.18 strips types); a build (the container image, `npm run build`)
+// ships dist/ without src/, and runs the compiled JavaScript. Setting
+// TRIBUTARY_DIST=1 runs an existing build from a checkout (benchmarks).
 import { existsSync } from 'node:fs';
 
+const source = new URL('../src/cli/main.ts', import.meta.url);
 const compiled = new URL('../dist/src/cli/main.js', import.meta.url);
-const { main } = await import(existsSync(compiled) ? compiled.href : new URL('../src/cli/main.ts', import.meta.url).href);
+const useBuild = !existsSync(source) || (process.env.TRIBUTARY_DIST === '1' && existsSync(compiled));
+const { main } = await import((useBuild ? compiled : source).href);
 const code = await main(process.argv.slice(2));
 process.exit(code);

@@ -25,7 +25,8 @@ export interface AdminOptions {
 export class AdminServer {
   private readonly opts: AdminOptions;
   private server?: http.Server;
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private static readonly LOOP_RESOLUTION_MS = 10;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: AdminServer.LOOP_RESOLUTION_MS });
   private readonly startTime = Date.now() / 1000;
   private disposers: Array<() => void> = [];
 
@@ -42,7 +43,8 @@ export class AdminServer {
       r.gauge('nodejs_eventloop_lag_seconds', 'Mean event loop delay over the last scrape interval, in seconds.').observe({}, () => {
         const mean = this.loopDelay.mean;
         this.loopDelay.reset();
-        return Number.isNaN(mean) ? 0 : mean / 1e9;
+        // The sampler's own timer interval is part of each sample; what is beyond it is lag.
+        return Number.isNaN(mean) ? 0 : Math.max(0, mean / 1e9 - AdminServer.LOOP_RESOLUTION_MS / 1e3);
       }),
     );
     this.disposers.push(r.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.').observe({}, () => process.memoryUsage().heapUsed));

@@ -39,8 +39,16 @@ Exit codes: 0 clean shutdown, 1 invalid config or failed start, 2 bad command li
 `;
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  // src/cli/ from the sources, dist/src/cli/ from a build: look upwards for the package's own manifest.
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'tributary') return pkg.version;
+    } catch {
+      // try the next level
+    }
+  }
+  return 'unknown';
 }
 
 interface Io {
