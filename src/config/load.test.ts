@@ -200,3 +200,18 @@ describe('loadConfig: merge and --set', () => {
     ]);
   });
 });
+
+describe('loadConfig: positions after merge', () => {
+  it('keeps a map at the file that defined it and a leaf at the file that set it last', async () => {
+    const r = await load(['base.yaml'], { sets: ['exporters.debug.verbosity=loud', 'exporters.nosuch/x.a=1'] });
+    expect(lines(r, 'error')).toEqual([
+      '--set:1:27: exporters.debug.verbosity: must be one of "basic", "normal", "detailed" (got "loud")',
+      '--set:2:1: exporters.nosuch/x: unknown exporter type "nosuch" (known types: debug, otlp_http, otlphttp, prometheus)',
+    ]);
+    const r2 = await load(['base.yaml', 'override.yaml'], { sets: ['exporters.debug.verbosity=detailed', 'exporters.debug.extra=1'] });
+    expect(lines(r2, 'error')).toEqual(['--set:2:1: exporters.debug.extra: unknown key (known keys: verbosity)']);
+    // The debug exporter itself is still located in base.yaml, where it is defined.
+    const r3 = await load(['base.yaml', 'override.yaml'], { sets: ['exporters.debug.verbosity=detailed', 'service.pipelines.metrics.exporters=[prometheus]'] });
+    expect(lines(r3)).toEqual(['base.yaml:10:3: exporters.debug: exporter is defined but not used in any pipeline']);
+  });
+});

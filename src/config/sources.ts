@@ -74,9 +74,8 @@ export function parseSetItem(item: string, index: number): { source?: Source; is
 export function mergeSources(sources: Source[]): Source {
   let acc: Source = sources[0];
   for (const next of sources.slice(1)) {
-    const root = merge(acc.value, acc.pos, next.value, next.pos);
     // The root keeps the first file's position: it is the fallback for keys written nowhere.
-    acc = { value: root.value, pos: { ...root.pos, key: acc.pos.key, value: acc.pos.value } };
+    acc = merge(acc.value, acc.pos, next.value, next.pos);
   }
   return acc;
 }
@@ -84,7 +83,9 @@ export function mergeSources(sources: Source[]): Source {
 function merge(a: unknown, aPos: PosNode, b: unknown, bPos: PosNode): Source {
   if (!isPlainObject(a) || !isPlainObject(b)) return { value: b, pos: bPos };
   const value: Record<string, unknown> = { ...a };
-  const pos: PosNode = { key: bPos.key, value: bPos.value, children: new Map(aPos.children) };
+  // A map written in both keeps its first position: that is where the component (or section) is defined;
+  // its leaves carry the position of the file that set them last.
+  const pos: PosNode = { key: aPos.key, value: aPos.value, children: new Map(aPos.children) };
   for (const [k, bv] of Object.entries(b)) {
     const bChild = child(bPos, k) ?? { key: bPos.key, value: bPos.value };
     if (Object.hasOwn(a, k)) {
