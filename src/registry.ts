@@ -14,6 +14,7 @@ import { memoryLimiterProcessorFactory } from './processors/memory_limiter/facto
 import { filterProcessorFactory } from './processors/filter/factory.ts';
 import { attributesProcessorFactory } from './processors/attributes/factory.ts';
 import { resourceProcessorFactory } from './processors/resource/factory.ts';
+import { postgresExporterFactory } from './exporters/postgres/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
   statsdReceiverFactory,
@@ -33,6 +34,7 @@ export const exporterFactories: ExporterFactory[] = [
   debugExporterFactory,
   datadogExporterFactory,
   prometheusRemoteWriteExporterFactory,
+  postgresExporterFactory,
 ];
 
 /** Older otelcol names still accepted (CONTRACT §3). */
