@@ -32,10 +32,12 @@ export function summaryLine(c: BatchCounts, exporterId: string, now = new Date()
 
 /** Go's time.Time.String() for a Unix-nanosecond timestamp, as otelcol prints it. */
 export function formatTimestamp(ns: number): string {
-  const ms = Math.floor(ns / 1e6);
-  const iso = new Date(ms).toISOString(); // 2024-01-02T03:04:05.678Z
-  const nanos = String(Math.round(ns - ms * 1e6)).padStart(6, '0');
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${nanos} +0000 UTC`;
+  // BigInt: double arithmetic on ~1.7e18 would lose the last digits the point actually holds.
+  const total = BigInt(Math.round(ns));
+  const secs = total / 1_000_000_000n;
+  const nanos = (total % 1_000_000_000n).toString().padStart(9, '0');
+  const iso = new Date(Number(secs) * 1000).toISOString(); // 2024-01-02T03:04:05.000Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${nanos} +0000 UTC`;
 }
 
 /** otelcol's typed attribute rendering: Str(x), Int(1), Double(1.5), Bool(true), … */
