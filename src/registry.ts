@@ -7,6 +7,9 @@ import { batchProcessorFactory } from './processors/batch/factory.ts';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
+import { cloudwatchExporterFactory } from './exporters/cloudwatch/factory.ts';
+import { otlpGrpcExporterFactory } from './exporters/otlp_grpc/factory.ts';
+import { otlpHttpExporterFactory } from './exporters/otlp_http/factory.ts';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
 import { samplingProcessorFactory } from './processors/sampling/factory.ts';
@@ -14,6 +17,7 @@ import { memoryLimiterProcessorFactory } from './processors/memory_limiter/facto
 import { filterProcessorFactory } from './processors/filter/factory.ts';
 import { attributesProcessorFactory } from './processors/attributes/factory.ts';
 import { resourceProcessorFactory } from './processors/resource/factory.ts';
+import { cardinalityLimitProcessorFactory } from './processors/cardinality_limit/factory.ts';
 import { postgresExporterFactory } from './exporters/postgres/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
@@ -26,6 +30,7 @@ export const processorFactories: ProcessorFactory[] = [
   filterProcessorFactory,
   attributesProcessorFactory,
   resourceProcessorFactory,
+  cardinalityLimitProcessorFactory,
   batchProcessorFactory,
 ];
 
@@ -33,7 +38,10 @@ export const exporterFactories: ExporterFactory[] = [
   prometheusExporterFactory,
   debugExporterFactory,
   datadogExporterFactory,
+  cloudwatchExporterFactory,
   prometheusRemoteWriteExporterFactory,
+  otlpGrpcExporterFactory,
+  otlpHttpExporterFactory,
   postgresExporterFactory,
 ];
 

@@ -46,5 +46,6 @@ export function metricsOf(batch: MetricsBatch | undefined): Metric[] {
 /** A drop function that records totals per reason. */
 export function recordingDrop(): { drop: (reason: string, n: number) => void; dropped: Record<string, number> } {
   const dropped: Record<string, number> = {};
-  return { dropped, drop: (reason, n) => void (dropped[reason] = (dropped[reason] ?? 0) + n) };
+  // Like the helper's drop: zero counts record nothing.
+  return { dropped, drop: (reason, n) => void (n > 0 && (dropped[reason] = (dropped[reason] ?? 0) + n)) };
 }
