@@ -11,6 +11,7 @@
 import type { Pool } from 'pg';
 import { DAY_MS } from './encode.ts';
 import { lockKey } from './schema.ts';
+import { acquire, release } from './pool.ts';
 
 const NAME_RE = /^metric_points_p(\d{4})(\d{2})(\d{2})$/;
 
@@ -57,7 +58,7 @@ export class Partitions {
       missing = this.missing(missing);
       if (missing.length === 0) return;
     }
-    const client = await this.pool.connect();
+    const client = await acquire(this.pool);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lock]);
@@ -72,10 +73,10 @@ export class Partitions {
       for (const day of missing) this.known.add(day);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      release(client, err instanceof Error ? err : new Error(String(err)));
       throw err;
-    } finally {
-      client.release();
     }
+    release(client);
   }
 
   /** Days with a partition, from the catalog. */
@@ -100,7 +101,7 @@ export class Partitions {
   async dropBefore(cutoffMs: number): Promise<number[]> {
     const expired = (await this.list()).filter((day) => (day + 1) * DAY_MS <= cutoffMs);
     if (expired.length === 0) return [];
-    const client = await this.pool.connect();
+    const client = await acquire(this.pool);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lock]);
@@ -108,10 +109,10 @@ export class Partitions {
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      release(client, err instanceof Error ? err : new Error(String(err)));
       throw err;
-    } finally {
-      client.release();
     }
+    release(client);
     for (const day of expired) this.known.delete(day);
     return expired;
   }

@@ -20,6 +20,7 @@ import { migrate } from './schema.ts';
 import { Partitions } from './partitions.ts';
 import { Writer, type WriteResult } from './writer.ts';
 import { classifyPgError, needsSchemaCheck } from './classify.ts';
+import { acquire, release } from './pool.ts';
 
 export interface PostgresSenderStats {
   written: number;
@@ -120,13 +121,16 @@ export class PostgresSender implements Sender {
   ensureSchema(): Promise<void> {
     if (!this.migrated) {
       const p = (async () => {
-        const client = await this.pool!.connect();
+        const client = await acquire(this.pool!);
+        let applied: number[];
         try {
-          const applied = await migrate(client, this.config.schema);
-          if (applied.length > 0) this.logger.info({ schema: this.config.schema, applied }, 'postgres schema migrated');
-        } finally {
-          client.release();
+          applied = await migrate(client, this.config.schema);
+        } catch (err) {
+          release(client, err instanceof Error ? err : new Error(String(err)));
+          throw err;
         }
+        release(client);
+        if (applied.length > 0) this.logger.info({ schema: this.config.schema, applied }, 'postgres schema migrated');
       })();
       this.migrated = p;
       p.catch(() => {

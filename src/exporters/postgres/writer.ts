@@ -24,6 +24,7 @@ import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { POINT_COLUMNS, type EncodedBatch, type RollupEntry } from './encode.ts';
 import { mergeAcc, newAcc, quantile, type RollupAcc } from './rollup.ts';
+import { acquire, release } from './pool.ts';
 
 export type WriteResult = 'written' | 'duplicate';
 
@@ -40,7 +41,7 @@ export class Writer {
 
   async write(batch: EncodedBatch, signal: AbortSignal): Promise<WriteResult> {
     signal.throwIfAborted();
-    const client = await this.pool.connect();
+    const client = await acquire(this.pool);
     // An aborted attempt (timeout, shutdown) kills the connection: the server rolls back
     // whatever had not committed, and the retry sorts out the rest by batch id.
     const onAbort = () => destroyConnection(client);
@@ -56,7 +57,7 @@ export class Writer {
     } finally {
       signal.removeEventListener('abort', onAbort);
       // A connection that failed mid-transaction is not reused.
-      client.release(broken);
+      release(client, broken);
     }
   }
 
