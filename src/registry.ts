@@ -7,6 +7,10 @@ import { batchProcessorFactory } from './processors/batch/factory.ts';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
+import { cloudwatchExporterFactory } from './exporters/cloudwatch/factory.ts';
+import { cloudwatchExporterFactory } from './exporters/cloudwatch/factory.ts';
+import { otlpGrpcExporterFactory } from './exporters/otlp_grpc/factory.ts';
+import { otlpHttpExporterFactory } from './exporters/otlp_http/factory.ts';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
 import { samplingProcessorFactory } from './processors/sampling/factory.ts';
@@ -35,7 +39,11 @@ export const exporterFactories: ExporterFactory[] = [
   prometheusExporterFactory,
   debugExporterFactory,
   datadogExporterFactory,
+  cloudwatchExporterFactory,
+  cloudwatchExporterFactory,
   prometheusRemoteWriteExporterFactory,
+  otlpGrpcExporterFactory,
+  otlpHttpExporterFactory,
   postgresExporterFactory,
 ];
 

@@ -19,6 +19,7 @@ import { createExporter, type Sender, type SendOutcome } from '../helper/exporte
 import { datadogConfigSchema, intakeBaseUrl, validateDatadogConfig, type DatadogConfig } from './config.ts';
 import { DatadogTranslator } from './translate.ts';
 import { DeltaConverter } from '../common/delta.ts';
+import { outcomeOf } from '../common/outcome.ts';
 import { RequestBuilder, type DdPayload, type PayloadLimits } from './request.ts';
 import { DatadogClient } from './client.ts';
 
@@ -82,7 +83,7 @@ export class DatadogSender implements Sender {
       }
     }
     this.prepared.delete(batch);
-    return outcome(prep.rejected, this.settings);
+    return outcomeOf(prep.rejected, this.settings);
   }
 
   private logOnce(reason: string, err: unknown): void {
@@ -95,23 +96,6 @@ export class DatadogSender implements Sender {
 
 function add(m: Map<string, number>, reason: string, n: number): void {
   if (n > 0) m.set(reason, (m.get(reason) ?? 0) + n);
-}
-
-/** The helper takes one reason per outcome: the largest group names it; the breakdown goes to the log. */
-export function outcome(rejected: Map<string, number>, settings: CreateSettings): SendOutcome | undefined {
-  let total = 0;
-  let top = '';
-  let topN = 0;
-  for (const [reason, n] of rejected) {
-    total += n;
-    if (n > topN) {
-      top = reason;
-      topN = n;
-    }
-  }
-  if (total === 0) return undefined;
-  if (rejected.size > 1) settings.logger.debug({ dropped: Object.fromEntries(rejected) }, 'points dropped for several reasons in one batch');
-  return { rejectedPoints: total, reason: top, message: `${total} points dropped` };
 }
 
 export const datadogExporterFactory: ExporterFactory<DatadogConfig> = {
