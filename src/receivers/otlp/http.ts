@@ -1,0 +1,217 @@
+/**
+ * OTLP/HTTP: `POST /v1/metrics` with `application/x-protobuf` or
+ * `application/json` bodies, optionally gzip/deflate-compressed. Responses
+ * follow the OTLP spec: ExportMetricsServiceResponse (in the request's
+ * encoding) on success, a google.rpc.Status body on 400/401/413/429/503,
+ * `Retry-After` when the client should come back later.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { MetricsConsumer } from '../../consumer.ts';
+import { parseHostPort } from '../../config/types.ts';
+import { TributaryError } from '../../errors.ts';
+import { decodeExportRequest, decodeExportRequestJson, newDecodeIssues } from '../../otlp/decode.ts';
+import { encodeExportResponse, encodeExportResponseJson } from '../../otlp/encode.ts';
+import { encodeStatus, encodeStatusJson, GrpcCode } from '../../otlp/status.ts';
+import type { ReceiverObs } from '../obs.ts';
+import { bearerChecker, type BearerCheck } from './auth.ts';
+import { parseContentEncoding, readBody, tooLarge } from './body.ts';
+import type { HttpSettings } from './config.ts';
+import { exportBatch } from './export.ts';
+
+/** Slow clients (slowloris) are cut off: headers within 10 s, the whole request within 30 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** How long in-flight requests may take to finish on shutdown before their sockets are closed. */
+const SHUTDOWN_GRACE_MS = 5_000;
+/** After refusing an oversized body, how long the client gets to read the 413 before the socket is closed. */
+const LINGER_AFTER_REFUSAL_MS = 1_000;
+
+type Format = 'protobuf' | 'json';
+
+function formatOf(contentType: string | undefined): Format | undefined {
+  const mediaType = (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
+  if (mediaType === 'application/x-protobuf') return 'protobuf';
+  if (mediaType === 'application/json') return 'json';
+  return undefined;
+}
+
+export class OtlpHttpServer {
+  private readonly settings: HttpSettings;
+  private readonly obs: ReceiverObs;
+  private readonly next: MetricsConsumer;
+  private readonly logger: Logger;
+  private readonly checkBearer: BearerCheck | undefined;
+  private server: http.Server | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(settings: HttpSettings, obs: ReceiverObs, next: MetricsConsumer, logger: Logger) {
+    this.settings = settings;
+    this.obs = obs;
+    this.next = next;
+    this.logger = logger;
+    this.checkBearer = bearerChecker(settings.bearerToken);
+  }
+
+  async start(): Promise<void> {
+    const options: http.ServerOptions = {
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+    };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    let server: http.Server;
+    if (this.settings.tls) {
+      const [cert, key] = await Promise.all([readFile(this.settings.tls.cert_file!), readFile(this.settings.tls.key_file!)]);
+      server = https.createServer({ ...options, cert, key }, handler);
+    } else {
+      server = http.createServer(options, handler);
+    }
+    // A malformed request line or headers: answer 400 and close, never crash.
+    server.on('clientError', (err, socket) => {
+      if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ERR_HTTP_REQUEST_TIMEOUT')) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+      socket.destroy();
+    });
+    const { host, port } = parseHostPort(this.settings.endpoint)!;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: host || undefined, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw new TributaryError('TRIB_START_FAILED', `listen ${this.settings.endpoint}: ${err.message}`, { cause: err });
+    });
+    server.on('error', (err) => this.logger.error({ err }, 'otlp http server error'));
+    this.server = server;
+  }
+
+  /** The bound address (the real port when the endpoint asked for port 0). */
+  address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  shutdown(): Promise<void> {
+    if (this.closing) return this.closing;
+    const server = this.server;
+    if (!server) return (this.closing = Promise.resolve());
+    this.closing = new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      force.unref();
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      // Keep-alive connections with no request in flight would otherwise hold close() open.
+      server.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.route(req, res).catch((err) => {
+      // Not reachable by design (route handles its own errors); a last line of defence against a crash.
+      this.logger.error({ err }, 'otlp http handler failed');
+      if (!res.headersSent) this.replyText(res, 500, 'internal error');
+      else res.destroy();
+    });
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path !== this.settings.metricsPath) return this.replyText(res, 404, '404 page not found');
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return this.replyText(res, 405, `${req.method} method not allowed, supported: [POST]`);
+    }
+    const format = formatOf(req.headers['content-type']);
+    // Errors before the format is known are written as JSON, the readable choice.
+    if (this.checkBearer && !this.checkBearer(req.headers.authorization)) {
+      this.obs.refusedRequest('unauthenticated');
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return this.replyStatus(res, format ?? 'json', 401, GrpcCode.UNAUTHENTICATED, 'missing or invalid bearer token');
+    }
+    if (format === undefined) {
+      this.obs.refusedRequest('unsupported_media_type');
+      return this.replyText(res, 415, `415 unsupported media type, supported: [application/json, application/x-protobuf]`);
+    }
+    const encoding = parseContentEncoding(req.headers['content-encoding']);
+    if (encoding === undefined) {
+      this.obs.refusedRequest('unsupported_media_type');
+      return this.replyText(res, 415, `unsupported Content-Encoding: ${req.headers['content-encoding']}, supported: [gzip, deflate]`);
+    }
+    const max = this.settings.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > max) return this.refuseTooLarge(req, res, format, tooLarge('request body', max));
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, encoding, max);
+    } catch (err) {
+      if (err instanceof TributaryError && err.code === 'TRIB_TOO_LARGE') return this.refuseTooLarge(req, res, format, err);
+      if (err instanceof TributaryError) {
+        this.obs.refusedRequest('malformed');
+        return this.replyStatus(res, format, 400, GrpcCode.INVALID_ARGUMENT, err.message);
+      }
+      // The client went away mid-body: nobody to answer.
+      res.destroy();
+      return;
+    }
+
+    const issues = newDecodeIssues();
+    let batch;
+    try {
+      batch = format === 'protobuf' ? decodeExportRequest(body, issues) : decodeExportRequestJson(body.toString('utf8'), issues);
+    } catch (err) {
+      this.obs.refusedRequest('malformed');
+      return this.replyStatus(res, format, 400, GrpcCode.INVALID_ARGUMENT, (err as Error).message);
+    }
+
+    const outcome = await exportBatch(this.next, this.obs, batch, issues);
+    if (outcome.kind === 'ok') {
+      const payload = format === 'protobuf' ? encodeExportResponse(outcome.result) : encodeExportResponseJson(outcome.result);
+      return this.reply(res, 200, format, payload);
+    }
+    if (outcome.kind === 'permanent') return this.replyStatus(res, format, 400, GrpcCode.INVALID_ARGUMENT, outcome.message);
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
+    if (outcome.exhausted) return this.replyStatus(res, format, 429, GrpcCode.RESOURCE_EXHAUSTED, outcome.message, outcome.retryAfterMs);
+    return this.replyStatus(res, format, 503, GrpcCode.UNAVAILABLE, outcome.message, outcome.retryAfterMs);
+  }
+
+  /** 413, then close the connection rather than read an oversized body to its end. */
+  private refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse, format: Format, err: TributaryError): void {
+    this.obs.refusedRequest('too_large');
+    res.setHeader('Connection', 'close');
+    res.once('finish', () => {
+      setTimeout(() => req.socket.destroy(), LINGER_AFTER_REFUSAL_MS).unref();
+    });
+    req.resume(); // discard whatever still arrives; nothing is buffered
+    this.replyStatus(res, format, 413, GrpcCode.INVALID_ARGUMENT, err.message);
+  }
+
+  private replyStatus(res: http.ServerResponse, format: Format, httpStatus: number, code: number, message: string, retryAfterMs?: number): void {
+    const body = format === 'protobuf' ? encodeStatus(code, message, retryAfterMs) : encodeStatusJson(code, message, retryAfterMs);
+    this.reply(res, httpStatus, format, body);
+  }
+
+  private reply(res: http.ServerResponse, status: number, format: Format, body: Uint8Array | string): void {
+    res.statusCode = status;
+    res.setHeader('Content-Type', format === 'protobuf' ? 'application/x-protobuf' : 'application/json');
+    res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    res.end(body);
+  }
+
+  private replyText(res: http.ServerResponse, status: number, text: string): void {
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(text));
+    res.end(text);
+  }
+}
