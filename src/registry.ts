@@ -8,11 +8,8 @@ import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
 import { cloudwatchExporterFactory } from './exporters/cloudwatch/factory.ts';
-import { otlpGrpcExporterFactory } from './exporters/otlp_grpc/factory.ts';
-import { otlpHttpExporterFactory } from './exporters/otlp_http/factory.ts';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
-import { otlpReceiverFactory } from './receivers/otlp/factory.ts';
 import { samplingProcessorFactory } from './processors/sampling/factory.ts';
 import { memoryLimiterProcessorFactory } from './processors/memory_limiter/factory.ts';
 import { filterProcessorFactory } from './processors/filter/factory.ts';
@@ -22,7 +19,6 @@ import { cardinalityLimitProcessorFactory } from './processors/cardinality_limit
 import { postgresExporterFactory } from './exporters/postgres/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
-  otlpReceiverFactory,
   statsdReceiverFactory,
 ];
 
@@ -42,8 +38,6 @@ export const exporterFactories: ExporterFactory[] = [
   datadogExporterFactory,
   cloudwatchExporterFactory,
   prometheusRemoteWriteExporterFactory,
-  otlpGrpcExporterFactory,
-  otlpHttpExporterFactory,
   postgresExporterFactory,
 ];
 
