@@ -10,6 +10,7 @@ import { datadogExporterFactory } from './exporters/datadog/factory.ts';
 import { cloudwatchExporterFactory } from './exporters/cloudwatch/factory.ts';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
+import { otlpReceiverFactory } from './receivers/otlp/factory.ts';
 import { samplingProcessorFactory } from './processors/sampling/factory.ts';
 import { memoryLimiterProcessorFactory } from './processors/memory_limiter/factory.ts';
 import { filterProcessorFactory } from './processors/filter/factory.ts';
@@ -19,6 +20,7 @@ import { cardinalityLimitProcessorFactory } from './processors/cardinality_limit
 import { postgresExporterFactory } from './exporters/postgres/factory.ts';
 
 export const receiverFactories: ReceiverFactory[] = [
+  otlpReceiverFactory,
   statsdReceiverFactory,
 ];
 
