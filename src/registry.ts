@@ -8,6 +8,8 @@ import { prometheusExporterFactory } from './exporters/prometheus/factory.ts';
 import { debugExporterFactory } from './exporters/debug/factory.ts';
 import { datadogExporterFactory } from './exporters/datadog/factory.ts';
 import { cloudwatchExporterFactory } from './exporters/cloudwatch/factory.ts';
+import { otlpGrpcExporterFactory } from './exporters/otlp_grpc/factory.ts';
+import { otlpHttpExporterFactory } from './exporters/otlp_http/factory.ts';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.ts';
 import { statsdReceiverFactory } from './receivers/statsd/factory.ts';
 import { otlpReceiverFactory } from './receivers/otlp/factory.ts';
@@ -40,6 +42,8 @@ export const exporterFactories: ExporterFactory[] = [
   datadogExporterFactory,
   cloudwatchExporterFactory,
   prometheusRemoteWriteExporterFactory,
+  otlpGrpcExporterFactory,
+  otlpHttpExporterFactory,
   postgresExporterFactory,
 ];
 
