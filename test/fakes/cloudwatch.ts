@@ -68,7 +68,7 @@ export interface FakeCloudWatch {
 
 export const THROTTLING: CuedCwAnswer = { status: 400, code: 'Throttling', message: 'Rate exceeded' };
 
-export async function startFakeCloudWatch(opts: { credentials?: typeof TEST_CREDENTIALS } = {}): Promise<FakeCloudWatch> {
+export async function startFakeCloudWatch(opts: { credentials?: typeof TEST_CREDENTIALS; store?: boolean } = {}): Promise<FakeCloudWatch> {
   const creds = opts.credentials ?? TEST_CREDENTIALS;
   const datums: ReceivedDatum[] = [];
   const requests: ReceivedPut[] = [];
@@ -94,7 +94,7 @@ export async function startFakeCloudWatch(opts: { credentials?: typeof TEST_CRED
     async function handle(wire: Buffer): Promise<void> {
       const encoding = String(req.headers['content-encoding'] ?? 'identity');
       const record: ReceivedPut = { datums: 0, wireBytes: wire.length, rawBytes: 0, encoding, status: 0, region: '' };
-      requests.push(record);
+      if (opts.store !== false) requests.push(record);
       if (req.method !== 'POST' || req.headers['x-amz-target'] !== 'GraniteServiceVersion20100801.PutMetricData') {
         record.status = error(400, 'InvalidAction', `unsupported target ${req.headers['x-amz-target']}`);
         return;
@@ -136,7 +136,7 @@ export async function startFakeCloudWatch(opts: { credentials?: typeof TEST_CRED
         record.status = error(400, 'InvalidParameterValue', problems.slice(0, 3).join('; '));
         return;
       }
-      datums.push(...parsed);
+      if (opts.store !== false) datums.push(...parsed);
       record.status = 200;
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'fake' });
       res.end('{}');

@@ -69,6 +69,8 @@ export interface FakeDatadogOptions {
   apiKey?: string;
   /** Clock used for the timestamp window check (seconds). */
   nowSeconds?: () => number;
+  /** Keep what was received (default true; benchmarks turn it off to keep memory flat). */
+  store?: boolean;
 }
 
 export async function startFakeDatadog(opts: FakeDatadogOptions = {}): Promise<FakeDatadog> {
@@ -91,7 +93,7 @@ export async function startFakeDatadog(opts: FakeDatadogOptions = {}): Promise<F
       const path = (req.url ?? '').split('?')[0];
       const encoding = String(req.headers['content-encoding'] ?? 'identity');
       const record: ReceivedRequest = { path, encoding, wireBytes: wire, rawBytes: 0, status: 0 };
-      requests.push(record);
+      if (opts.store !== false) requests.push(record);
       const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         record.status = status;
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -115,10 +117,10 @@ export async function startFakeDatadog(opts: FakeDatadogOptions = {}): Promise<F
       if (path === '/api/v2/series') {
         if (!String(req.headers['content-type']).startsWith('application/json')) problems.push(`content-type ${req.headers['content-type']}`);
         const parsed = parseSeries(raw, now(), problems);
-        if (problems.length === 0) series.push(...parsed);
+        if (problems.length === 0 && opts.store !== false) series.push(...parsed);
       } else {
         const parsed = parseSketches(raw, problems);
-        if (problems.length === 0) sketches.push(...parsed);
+        if (problems.length === 0 && opts.store !== false) sketches.push(...parsed);
       }
       if (problems.length > 0) {
         violations.push(...problems);
