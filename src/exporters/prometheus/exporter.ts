@@ -13,7 +13,7 @@ import { parseHostPort } from '../../config/types.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
 import type { Sender, SendOutcome } from '../helper/exporter.ts';
 import type { PrometheusConfig } from './config.ts';
-import { negotiate, OPENMETRICS_CONTENT_TYPE, serialize, TEXT_CONTENT_TYPE } from './serialize.ts';
+import { negotiate, OPENMETRICS_CONTENT_TYPE, serializeToBuffer, TEXT_CONTENT_TYPE } from './serialize.ts';
 import { SeriesStore } from './store.ts';
 
 const gzip = promisify(zlib.gzip);
@@ -75,10 +75,10 @@ export class PrometheusSender implements Sender {
   }
 
   /** The exposition as a scraper asking with these headers would get it. */
-  render(accept?: string): { body: string; contentType: string } {
+  render(accept?: string): { body: Buffer; contentType: string } {
     this.store.expire(Date.now(), this.config.metric_expiration);
     const format = negotiate(accept, this.config.enable_open_metrics);
-    const body = serialize(this.store, { format, sendTimestamps: this.config.send_timestamps });
+    const body = serializeToBuffer(this.store, { format, sendTimestamps: this.config.send_timestamps });
     return { body, contentType: format === 'text' ? TEXT_CONTENT_TYPE : OPENMETRICS_CONTENT_TYPE };
   }
 
@@ -94,7 +94,7 @@ export class PrometheusSender implements Sender {
     }
     const { body, contentType } = this.render(req.headers.accept);
     const headers: http.OutgoingHttpHeaders = { 'content-type': contentType, vary: 'Accept, Accept-Encoding' };
-    let payload: Buffer = Buffer.from(body, 'utf8');
+    let payload = body;
     if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
       payload = await gzip(payload);
       headers['content-encoding'] = 'gzip';

@@ -1,9 +1,9 @@
 /**
  * Exposition of the store: Prometheus text 0.0.4 and OpenMetrics 1.0.
  *
- * This is the hot path of a scrape. Label bodies are rendered once at ingest
- * and reused; `le` strings are rendered once per bucket layout; the output is
- * one string grown by appends (V8 keeps it as a rope until it is written).
+ * This is the hot path of a scrape. Label bodies are rendered once at ingest;
+ * each series' encoded lines are kept until its next update; `le` strings are
+ * rendered once per bucket layout.
  *
  * OpenMetrics differences handled here: a counter family is named without
  * `_total` and its samples always carry `_total`; `target_info` is the `info`
@@ -12,7 +12,7 @@
  * written (optional in OpenMetrics, and Prometheus 2.x would ingest it as a
  * separate series).
  */
-import type { Family, HistogramSeries, NumberSeries, SeriesStore, SummarySeries } from './store.ts';
+import type { Family, HistogramSeries, NumberSeries, Series, SeriesStore, SummarySeries } from './store.ts';
 import { escapeHelp } from './naming.ts';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -50,45 +50,72 @@ function familyName(f: Family, format: ExpositionFormat): string {
   return f.name;
 }
 
-export function serialize(store: SeriesStore, opts: SerializeOptions): string {
+/** Which cached encoding a scrape can reuse: format × timestamps. */
+function variantKey(opts: SerializeOptions): number {
+  return (opts.format === 'text' ? 0 : 2) + (opts.sendTimestamps ? 1 : 0);
+}
+
+const EOF_LINE = Buffer.from('# EOF\n');
+
+/**
+ * The exposition as bytes, ready for the response. Each series keeps its
+ * encoded lines until it is next updated, so a scrape mostly concatenates
+ * buffers: encoding a multi-megabyte string on every scrape (and flattening
+ * the rope it was built as) would cost several times more.
+ */
+export function serializeToBuffer(store: SeriesStore, opts: SerializeOptions): Buffer {
   const { format, sendTimestamps } = opts;
-  let out = '';
+  const key = variantKey(opts);
+  const parts: Buffer[] = [];
   if (store.targetInfo.size > 0) {
-    out +=
+    let info =
       format === 'text'
         ? `# HELP target_info ${TARGET_INFO_HELP}\n# TYPE target_info gauge\n`
         : `# TYPE target info\n# HELP target ${TARGET_INFO_HELP}\n`;
-    for (const body of store.targetInfo.keys()) out += 'target_info{' + body + '} 1\n';
+    for (const body of store.targetInfo.keys()) info += 'target_info{' + body + '} 1\n';
+    parts.push(Buffer.from(info));
   }
   for (const f of store.families.values()) {
     if (f.series.size === 0) continue;
     const name = familyName(f, format);
-    // OpenMetrics escapes double quotes in HELP too; the text format leaves them.
-    const help = format === 'text' ? escapeHelp(f.help) : escapeHelp(f.help).replace(/"/g, '\\"');
-    out += '# HELP ' + name + ' ' + help + '\n# TYPE ' + name + ' ' + f.kind + '\n';
-    switch (f.kind) {
-      case 'counter':
-      case 'gauge': {
-        const sample = format === 'openmetrics' && f.kind === 'counter' ? name + '_total' : name;
-        for (const s of f.series.values() as Iterable<NumberSeries>) {
-          out += sample;
-          if (s.labels !== '') out += '{' + s.labels + '}';
-          out += ' ' + formatValue(s.value);
-          if (sendTimestamps) out += timestampSuffix(s.timeNs, format);
-          out += '\n';
-        }
-        break;
+    if (f.header === undefined || f.headerKey !== key) {
+      // OpenMetrics escapes double quotes in HELP too; the text format leaves them.
+      const help = format === 'text' ? escapeHelp(f.help) : escapeHelp(f.help).replace(/"/g, '\\"');
+      f.header = Buffer.from('# HELP ' + name + ' ' + help + '\n# TYPE ' + name + ' ' + f.kind + '\n');
+      f.headerKey = key;
+    }
+    parts.push(f.header);
+    for (const s of f.series.values()) {
+      if (s.cache === undefined || s.cacheKey !== key) {
+        s.cache = Buffer.from(seriesLines(f, name, s, format, sendTimestamps));
+        s.cacheKey = key;
       }
-      case 'histogram':
-        for (const s of f.series.values() as Iterable<HistogramSeries>) out += histogramLines(name, s, format, sendTimestamps);
-        break;
-      case 'summary':
-        for (const s of f.series.values() as Iterable<SummarySeries>) out += summaryLines(name, s, format, sendTimestamps);
-        break;
+      parts.push(s.cache);
     }
   }
-  if (format === 'openmetrics') out += '# EOF\n';
-  return out;
+  if (format === 'openmetrics') parts.push(EOF_LINE);
+  return Buffer.concat(parts);
+}
+
+/** The exposition as text (tests, debugging). */
+export function serialize(store: SeriesStore, opts: SerializeOptions): string {
+  return serializeToBuffer(store, opts).toString('utf8');
+}
+
+function seriesLines(f: Family, name: string, s: Series, format: ExpositionFormat, sendTimestamps: boolean): string {
+  switch (f.kind) {
+    case 'counter':
+    case 'gauge': {
+      const n = s as NumberSeries;
+      const sample = format === 'openmetrics' && f.kind === 'counter' ? name + '_total' : name;
+      const labels = n.labels === '' ? '' : '{' + n.labels + '}';
+      return sample + labels + ' ' + formatValue(n.value) + (sendTimestamps ? timestampSuffix(n.timeNs, format) : '') + '\n';
+    }
+    case 'histogram':
+      return histogramLines(name, s as HistogramSeries, format, sendTimestamps);
+    case 'summary':
+      return summaryLines(name, s as SummarySeries, format, sendTimestamps);
+  }
 }
 
 function histogramLines(name: string, s: HistogramSeries, format: ExpositionFormat, sendTimestamps: boolean): string {

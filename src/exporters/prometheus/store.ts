@@ -29,6 +29,9 @@ export interface SeriesBase {
   timeNs: number;
   /** Start of the cumulative series (ns), 0 when unknown. */
   startNs: number;
+  /** This series' exposition lines, encoded, for the variant `cacheKey`; cleared on every update. */
+  cache?: Buffer;
+  cacheKey?: number;
 }
 
 export interface NumberSeries extends SeriesBase {
@@ -64,6 +67,9 @@ export interface Family {
   kind: PromKind;
   help: string;
   series: Map<string, Series>;
+  /** HELP/TYPE lines, encoded, for the variant `headerKey`. */
+  header?: Buffer;
+  headerKey?: number;
 }
 
 export interface StoreOptions {
@@ -198,6 +204,7 @@ export class SeriesStore {
         s.startNs = p.startTimeUnixNano;
       }
       s.updatedAt = nowMs;
+      s.cache = undefined;
     }
   }
 
@@ -222,6 +229,7 @@ export class SeriesStore {
         if (p.startTimeUnixNano > 0 && (s.startNs === 0 || p.startTimeUnixNano < s.startNs)) s.startNs = p.startTimeUnixNano;
         if (p.timeUnixNano > s.timeNs) s.timeNs = p.timeUnixNano;
         s.updatedAt = nowMs;
+        s.cache = undefined;
         continue;
       }
       if (s && !delta && p.timeUnixNano < s.timeNs) {
@@ -282,6 +290,7 @@ export class SeriesStore {
         series.leText = undefined;
         series.leOpenMetrics = undefined;
       }
+      series.cache = undefined;
       series.bounds = bounds;
       series.cumulative = cumulative;
       series.count = exp.count;
