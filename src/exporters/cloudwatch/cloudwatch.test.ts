@@ -13,6 +13,8 @@ import { valuesAndCounts } from './translate.ts';
 const NOW_NS = Date.now() * 1e6;
 const S = 1e9;
 const savedEnv = { ...process.env };
+/** What the JSON protocol carries: the Date's milliseconds as epoch seconds. */
+const epochSeconds = (ns: number) => new Date(ns / 1e6).getTime() / 1000;
 
 function batch(metrics: Metric[], resource: Record<string, string> = { 'service.name': 'checkout' }): MetricsBatch {
   return { resourceMetrics: [{ resource: { attributes: resource }, scopeMetrics: [{ scope: { name: 's', version: '', attributes: {} }, metrics }] }] };
@@ -69,10 +71,10 @@ describe('cloudwatch exporter against the fake PutMetricData', () => {
     expect(fake.violations).toEqual([]);
     expect(fake.requests.every((r) => r.status === 200 && r.region === 'eu-west-1')).toBe(true);
     expect(fake.find('heap', { pool: 'old', 'service.name': 'checkout' })).toEqual([
-      { Namespace: 'Tributary/Test', MetricName: 'heap', Dimensions: [{ Name: 'pool', Value: 'old' }, { Name: 'service.name', Value: 'checkout' }], Timestamp: NOW_NS / 1e9, Value: 1024, Unit: 'Bytes', StorageResolution: 1 },
+      { Namespace: 'Tributary/Test', MetricName: 'heap', Dimensions: [{ Name: 'pool', Value: 'old' }, { Name: 'service.name', Value: 'checkout' }], Timestamp: epochSeconds(NOW_NS), Value: 1024, Unit: 'Bytes', StorageResolution: 1 },
     ]);
     expect(fake.find('sent')[0]).toMatchObject({ Value: 3, Unit: 'Count' });
-    expect(fake.find('requests').map((d) => [d.Value, d.Unit, d.Timestamp])).toEqual([[42, 'Count', (NOW_NS - 10 * S) / 1e9]]);
+    expect(fake.find('requests').map((d) => [d.Value, d.Unit, d.Timestamp])).toEqual([[42, 'Count', epochSeconds(NOW_NS - 10 * S)]]);
     expect(sent()).toBe(4);
   });
 
