@@ -161,3 +161,27 @@ describe('OpenMetrics exposition', () => {
     expect(text).toBe('# HELP reqs reqs help\n# TYPE reqs counter\nreqs_total{job="api"} 5\n# EOF\n');
   });
 });
+
+describe('reserved labels', () => {
+  it('renames an le attribute on histograms and a quantile attribute on summaries', () => {
+    const hist: Metric = {
+      type: 'histogram',
+      name: 'h',
+      description: 'd',
+      unit: '',
+      temporality: 'cumulative',
+      points: [{ attributes: { le: 'x' }, startTimeUnixNano: 0, timeUnixNano: T0, count: 1, sum: 1, explicitBounds: [], bucketCounts: [1] }],
+    };
+    const summary: Metric = {
+      type: 'summary',
+      name: 's',
+      description: 'd',
+      unit: '',
+      points: [{ attributes: { quantile: 'y' }, startTimeUnixNano: 0, timeUnixNano: T0, count: 1, sum: 1, quantiles: [{ quantile: 0.5, value: 1 }] }],
+    };
+    const text = render([batchOf({}, [hist, summary, gauge('g', 1, { attrs: { le: 'kept' } })], { name: '', version: '' })]);
+    expect(text).toContain('h_bucket{exported_le="x",le="+Inf"} 1\n');
+    expect(text).toContain('s{exported_quantile="y",quantile="0.5"} 1\n');
+    expect(text).toContain('g{le="kept"} 1\n');
+  });
+});

@@ -120,7 +120,21 @@ export function renderBody(pairs: LabelPairs): string {
   return out;
 }
 
-/** The label body of one point under a context. */
-export function pointLabelBody(attrs: Attributes, ctx: LabelContext): string {
-  return renderBody(mergeLabels(ctx.fixed, attributeLabels(attrs), ctx.fallback));
+/**
+ * The label body of one point under a context. `reserved` is the label the
+ * exposition adds itself (`le` for histograms, `quantile` for summaries): an
+ * attribute of that name becomes `exported_<name>`, as Prometheus renames
+ * colliding labels, instead of producing a duplicate label that would fail
+ * the whole scrape.
+ */
+export function pointLabelBody(attrs: Attributes, ctx: LabelContext, reserved?: string): string {
+  const own = attributeLabels(attrs);
+  if (reserved !== undefined) {
+    for (const p of own) if (p[0] === reserved) p[0] = 'exported_' + reserved;
+  }
+  const pairs = mergeLabels(ctx.fixed, own, ctx.fallback);
+  if (reserved !== undefined) {
+    for (const p of pairs) if (p[0] === reserved) p[0] = 'exported_' + reserved;
+  }
+  return renderBody(pairs);
 }

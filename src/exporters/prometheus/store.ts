@@ -218,7 +218,7 @@ export class SeriesStore {
         reject(result, 1, 'malformed');
         continue;
       }
-      const labels = pointLabelBody(p.attributes, ctx);
+      const labels = pointLabelBody(p.attributes, ctx, 'le');
       const s = f.series.get(labels) as HistogramSeries | undefined;
       const bounds = p.explicitBounds;
       if (s && delta && s.explicitCounts && sameBounds(s.bounds, bounds)) {
@@ -263,7 +263,7 @@ export class SeriesStore {
     const delta = m.temporality === 'delta';
     for (const p of m.points) {
       if (p.flags !== undefined && (p.flags & NO_RECORDED_VALUE) !== 0) continue;
-      const labels = pointLabelBody(p.attributes, ctx);
+      const labels = pointLabelBody(p.attributes, ctx, 'le');
       const s = f.series.get(labels) as HistogramSeries | undefined;
       if (s && !delta && p.timeUnixNano < s.timeNs) {
         reject(result, 1, 'out_of_order');
@@ -303,7 +303,7 @@ export class SeriesStore {
     if (!f) return;
     for (const p of m.points) {
       if (p.flags !== undefined && (p.flags & NO_RECORDED_VALUE) !== 0) continue;
-      const labels = pointLabelBody(p.attributes, ctx);
+      const labels = pointLabelBody(p.attributes, ctx, 'quantile');
       const s = f.series.get(labels);
       if (s && p.timeUnixNano < s.timeNs) {
         reject(result, 1, 'out_of_order');
