@@ -37,11 +37,10 @@ describe('RemoteWriteConverter', () => {
     expect(byName('latency_seconds_count')[0].samples[0].value).toBe(6);
   });
 
-  it('groups several points of one series into one time series, in time order', () => {
+  it('orders several points of one series oldest first', () => {
     const pts = [2, 1, 3].map((i) => ({ attributes: {}, startTimeUnixNano: 0, timeUnixNano: T + i * 1e9, value: i }));
     const out = flat(batch([{ type: 'gauge', name: 'temp', unit: '', description: '', points: pts }], {}), converter({ externalLabels: {} }));
-    expect(out).toHaveLength(1);
-    expect(out[0].samples.map((s) => s.value)).toEqual([1, 2, 3]);
+    expect(out.map((s) => s.samples.map((x) => x.value))).toEqual([[1], [2], [3]]);
   });
 
   it('round-trips through protobuf and snappy', () => {
@@ -82,5 +81,19 @@ describe('DeltaToCumulative', () => {
     d.apply(e(T + 1e9));
     const p = d.apply(e(T + 2e9)).resourceMetrics[0].scopeMetrics[0].metrics[0].points[0] as { count: number; sum: number; positive: { bucketCounts: number[] } };
     expect([p.count, p.sum, p.positive.bucketCounts]).toEqual([6, 12, [2, 4]]);
+  });
+});
+
+describe('encodeSeries (hand-written encoder)', () => {
+  it('produces what the protobufjs schema decodes, including non-ASCII, NaN and large timestamps', async () => {
+    const { encodeSeries } = await import('./wire.ts');
+    const { WriteRequest } = await import('./proto.ts');
+    const entries = [
+      { pairs: [['__name__', 'a'], ['city', 'Zürich']] as Array<[string, string]>, value: 1.5, timestampMs: 1_700_000_000_123 },
+      { pairs: [['__name__', 'b'], ['long', 'x'.repeat(300)]] as Array<[string, string]>, value: NaN, timestampMs: 1 },
+      { pairs: [['__name__', 'c']] as Array<[string, string]>, value: -0.25, timestampMs: 2 ** 52 },
+    ];
+    const decoded = WriteRequest.toObject(WriteRequest.decode(encodeSeries(entries)), { longs: Number }) as { timeseries: Array<{ labels: Array<{ name: string; value: string }>; samples: Array<{ value: number; timestamp: number }> }> };
+    expect(decoded.timeseries.map((ts) => [ts.labels.map((l) => [l.name, l.value]), ts.samples[0].value, ts.samples[0].timestamp])).toEqual(entries.map((e) => [e.pairs, e.value, e.timestampMs]));
   });
 });

@@ -15,11 +15,12 @@
  * Every input must already be cumulative (see cumulative.ts): Prometheus
  * stores counters and histograms as running totals.
  */
-import type { Attributes, HistogramPoint, MetricsBatch, ResourceMetrics, ScopeMetrics } from '../../model/metrics.ts';
+import type { Attributes, HistogramPoint, Metric, MetricsBatch, ResourceMetrics, ScopeMetrics } from '../../model/metrics.ts';
 import { attributeLabels, resourceIdentity, scopeLabels, type LabelPairs } from '../prometheus/labels.ts';
 import { metricName, labelName } from '../prometheus/naming.ts';
 import { expStateFromPoint, expToClassic } from '../prometheus/exphistogram.ts';
 import { STALE_NAN, type TimeSeries } from './proto.ts';
+import type { SeriesSample } from './wire.ts';
 
 export interface ConvertOptions {
   namespace: string;
@@ -32,30 +33,50 @@ export interface ConvertOptions {
 const NO_RECORDED_VALUE = 1;
 const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id']);
 
-/** Series of one request, by their sorted label string, so samples of one series are sent together and in order. */
+/**
+ * The time series of one request. Each point becomes its own entry, with no
+ * per-series lookup (the cost that dominated conversion); entries are then
+ * ordered by timestamp, so when a batch holds several points of one series
+ * their samples reach Prometheus oldest first, as its appender requires.
+ */
 export class SeriesSet {
-  readonly byKey = new Map<string, TimeSeries>();
+  private readonly entries: SeriesSample[] = [];
   /** Data points converted (each point yields several samples for histograms). */
   points = 0;
+  private ordered = true;
+  private lastTs = -Infinity;
 
   add(pairs: LabelPairs, name: string, value: number, timestampMs: number): void {
     pairs.push(['__name__', name]);
-    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    let key = '';
-    for (const [n, v] of pairs) key += n + '\u0000' + v + '\u0001';
-    let ts = this.byKey.get(key);
-    if (!ts) {
-      ts = { labels: pairs.map(([n, v]) => ({ name: n, value: v })), samples: [] };
-      this.byKey.set(key, ts);
-    }
-    ts.samples.push({ value, timestamp: timestampMs });
+    sortPairs(pairs);
+    this.entries.push({ pairs, value, timestampMs });
+    if (timestampMs < this.lastTs) this.ordered = false;
+    this.lastTs = timestampMs;
   }
 
-  /** The series, samples ascending by time (a batch may hold several points of one series). */
+  /** Entries ready for `encodeSeries`, oldest first (a stable sort keeps same-time entries in order). */
+  samples(): SeriesSample[] {
+    if (!this.ordered) this.entries.sort((a, b) => a.timestampMs - b.timestampMs);
+    this.ordered = true;
+    return this.entries;
+  }
+
+  /** As protobuf objects (tests, and the reference encoder). */
   series(): TimeSeries[] {
-    const out = [...this.byKey.values()];
-    for (const ts of out) if (ts.samples.length > 1) ts.samples.sort((a, b) => a.timestamp - b.timestamp);
-    return out;
+    return this.samples().map((e) => ({ labels: e.pairs.map(([name, value]) => ({ name, value })), samples: [{ value: e.value, timestamp: e.timestampMs }] }));
+  }
+}
+
+/** Insertion sort by label name: label sets are small, and this beats a comparator-driven sort there. */
+function sortPairs(pairs: LabelPairs): void {
+  for (let i = 1; i < pairs.length; i++) {
+    const p = pairs[i];
+    let j = i - 1;
+    while (j >= 0 && pairs[j][0] > p[0]) {
+      pairs[j + 1] = pairs[j];
+      j--;
+    }
+    pairs[j + 1] = p;
   }
 }
 
@@ -87,6 +108,7 @@ export class RemoteWriteConverter {
     const { namespace, addMetricSuffixes } = this.opts;
     let latest = 0;
     for (const m of sm.metrics) {
+      const name = familyName(m, namespace, addMetricSuffixes);
       for (const p of m.points) {
         const t = p.timeUnixNano > 0 ? Math.floor(p.timeUnixNano / 1e6) : nowMs;
         if (t > latest) latest = t;
@@ -95,15 +117,12 @@ export class RemoteWriteConverter {
         switch (m.type) {
           case 'gauge':
           case 'sum': {
-            const counter = m.type === 'sum' && m.monotonic;
-            const name = metricName(m.name, m.unit, counter ? 'counter' : 'gauge', counter, namespace, addMetricSuffixes);
             const v = (p as { value: number }).value;
             set.add(labels(p.attributes), name, stale ? STALE_NAN : v, t);
             break;
           }
           case 'histogram':
           case 'exponential_histogram': {
-            const name = metricName(m.name, m.unit, 'histogram', false, namespace, addMetricSuffixes);
             const base = labels(p.attributes);
             let bounds: number[];
             let cumulative: number[];
@@ -126,7 +145,6 @@ export class RemoteWriteConverter {
             break;
           }
           case 'summary': {
-            const name = metricName(m.name, m.unit, 'summary', false, namespace, addMetricSuffixes);
             const sp = p as { count: number; sum: number; quantiles: Array<{ quantile: number; value: number }> };
             const base = labels(p.attributes);
             for (const q of sp.quantiles) set.add([...base, ['quantile', String(q.quantile)]], name, stale ? STALE_NAN : q.value, t);
@@ -145,6 +163,20 @@ export class RemoteWriteConverter {
     if (rest.length === 0) return;
     const pairs = merge(resourceIdentity(rm.resource), rest, this.external);
     set.add(pairs, this.opts.namespace ? metricName('target_info', '', 'gauge', false, this.opts.namespace, false) : 'target_info', 1, timestampMs);
+  }
+}
+
+function familyName(m: Metric, namespace: string, suffixes: boolean): string {
+  switch (m.type) {
+    case 'gauge':
+      return metricName(m.name, m.unit, 'gauge', false, namespace, suffixes);
+    case 'sum':
+      return m.monotonic ? metricName(m.name, m.unit, 'counter', true, namespace, suffixes) : metricName(m.name, m.unit, 'gauge', false, namespace, suffixes);
+    case 'histogram':
+    case 'exponential_histogram':
+      return metricName(m.name, m.unit, 'histogram', false, namespace, suffixes);
+    case 'summary':
+      return metricName(m.name, m.unit, 'summary', false, namespace, suffixes);
   }
 }
 

@@ -10,18 +10,20 @@ import { HttpClient, mergeHeaders } from '../otlp_common/http-client.ts';
 import type { RemoteWriteConfig } from './config.ts';
 import { RemoteWriteConverter } from './convert.ts';
 import { DeltaToCumulative } from './cumulative.ts';
-import { encodeWriteRequest, REMOTE_WRITE_HEADERS, type TimeSeries } from './proto.ts';
+import { REMOTE_WRITE_HEADERS } from './proto.ts';
+import { encodeSeries, type SeriesSample } from './wire.ts';
+import snappy from 'snappyjs';
 
 /** A rough upper bound of a series' encoded size, to split requests without encoding twice. */
-function estimateBytes(ts: TimeSeries): number {
-  let n = 8 + ts.samples.length * 20;
-  for (const l of ts.labels) n += l.name.length + l.value.length + 6;
+function estimateBytes(e: SeriesSample): number {
+  let n = 28;
+  for (const [name, value] of e.pairs) n += name.length + value.length + 6;
   return n;
 }
 
-export function splitBySize(series: TimeSeries[], maxBytes: number): TimeSeries[][] {
-  const out: TimeSeries[][] = [];
-  let current: TimeSeries[] = [];
+export function splitBySize(series: SeriesSample[], maxBytes: number): SeriesSample[][] {
+  const out: SeriesSample[][] = [];
+  let current: SeriesSample[] = [];
   let bytes = 0;
   for (const ts of series) {
     const b = estimateBytes(ts);
@@ -68,11 +70,11 @@ export class RemoteWriteSender implements Sender {
   }
 
   async send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void> {
-    const series = this.converter.convert(batch).series();
+    const series = this.converter.convert(batch).samples();
     // Pieces go one after another: a retry resends all of them, which
     // Prometheus takes as duplicates of samples it already has (same time, same value).
     for (const piece of splitBySize(series, this.cfg.max_batch_size_bytes)) {
-      const res = await this.http.post(this.url, encodeWriteRequest(piece), this.headers, signal);
+      const res = await this.http.post(this.url, snappy.compress(encodeSeries(piece)), this.headers, signal);
       if (res.status >= 200 && res.status < 300) continue;
       const message = `remote write answered ${res.status}: ${res.body.toString('utf8', 0, 512).trim()}`;
       if (res.status >= 500 || res.status === 429) {
