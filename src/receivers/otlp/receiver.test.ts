@@ -1,7 +1,9 @@
 /** Lifecycle: start failures name the address, shutdown lets in-flight requests finish, is idempotent, and stops accepting. */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { METRICS_EXPORT_PATH } from '../../otlp/schema.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
@@ -63,19 +65,22 @@ describe('otlp receiver lifecycle', () => {
     await r.shutdown();
   });
 
-  it('serves HTTPS when tls is configured', async (ctx) => {
+  it('serves HTTPS and gRPC over TLS when tls is configured', async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), 'otlp-tls-'));
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
     try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
         stdio: 'ignore',
       });
     } catch {
       ctx.skip(); // no openssl binary on this machine
     }
     const c = new CollectingConsumer();
-    const r = await startReceiver(c, { protocols: { http: { endpoint: '127.0.0.1:0', tls: { cert_file: cert, key_file: key } } } });
+    const r = await startReceiver(c, {
+      protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } },
+      tls: { cert_file: cert, key_file: key },
+    });
     try {
       const body = Buffer.from(encodeExportRequest(typicalBatch(2)));
       const status = await new Promise<number>((resolve, reject) => {
@@ -91,6 +96,14 @@ describe('otlp receiver lifecycle', () => {
       });
       expect(status).toBe(200);
       expect(c.batches).toHaveLength(1);
+
+      const client = new grpc.Client(`127.0.0.1:${r.grpcPort}`, grpc.credentials.createSsl(readFileSync(cert)));
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => {
+        client.makeUnaryRequest(METRICS_EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, (e) => resolve(e));
+      });
+      client.close();
+      expect(err).toBeNull();
+      expect(c.batches).toHaveLength(2);
     } finally {
       await r.receiver.shutdown();
       rmSync(dir, { recursive: true, force: true });
