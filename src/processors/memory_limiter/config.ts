@@ -10,8 +10,15 @@
  *   # or, relative to the container's cgroup limit (the host's memory without one):
  *   limit_percentage: 80
  *   spike_limit_percentage: 20
- *   measure: rss              # rss (what the OOM killer sees, default) | heap (V8 heap in use)
+ *   measure: live             # live (default) | rss | heap
  * ```
+ * `live` is the memory the process holds and a GC can give back: the V8
+ * heap in use plus external memory (Buffers, ArrayBuffers), the equivalent of
+ * the Go heap otelcol measures. RSS alone is a poor signal for recovery:
+ * V8 and malloc keep freed pages mapped, so RSS can stay above the soft
+ * limit long after the data is gone and the limiter would never let go.
+ * Whatever the measure, RSS above the hard limit also refuses (the OOM
+ * killer counts RSS). `heap` is the V8 heap in use only.
  */
 import { z, duration } from '../../config/types.ts';
 
@@ -24,7 +31,7 @@ export const memoryLimiterConfigSchema = z
     spike_limit_percentage: z.number().int().min(0).max(100).default(0),
     min_gc_interval_when_soft_limited: duration().prefault('10s'),
     min_gc_interval_when_hard_limited: duration().prefault('0s'),
-    measure: z.enum(['rss', 'heap']).default('rss'),
+    measure: z.enum(['live', 'rss', 'heap']).default('live'),
   })
   .strict();
 

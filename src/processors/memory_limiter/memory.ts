@@ -37,6 +37,12 @@ export function readRss(): number {
   return process.memoryUsage.rss();
 }
 
+/** V8 heap in use plus external memory (Buffers, ArrayBuffers): what a GC can give back. */
+export function readLive(): number {
+  const u = process.memoryUsage();
+  return u.heapUsed + u.external;
+}
+
 export function readHeapUsed(): number {
   return getHeapStatistics().used_heap_size;
 }

@@ -55,6 +55,7 @@ describe('MemoryMonitor', () => {
     let now = 0;
     const m = new MemoryMonitor(parse({ limit_mib: 200, spike_limit_mib: 50, min_gc_interval_when_soft_limited: '10s' }), silentLogger(), {
       readMemory: () => usage,
+      readRss: () => 0,
       gc: () => {
         gcs++;
         return true;
@@ -92,6 +93,7 @@ describe('MemoryMonitor', () => {
     let usage = 190 * MiB;
     const m = new MemoryMonitor(parse({ limit_mib: 200 }), silentLogger(), {
       readMemory: () => usage,
+      readRss: () => 0,
       gc: () => {
         usage = 100 * MiB;
         return true;
@@ -102,9 +104,21 @@ describe('MemoryMonitor', () => {
     m.stop();
   });
 
+  it('refuses while RSS is above the hard limit whatever the measure says', () => {
+    let rss = 250 * MiB;
+    const m = new MemoryMonitor(parse({ limit_mib: 200 }), silentLogger(), { readMemory: () => 10 * MiB, readRss: () => rss, gc: () => false });
+    m.check();
+    expect(m.refusing).toBe(true);
+    rss = 180 * MiB;
+    m.check();
+    expect(m.refusing).toBe(false);
+    m.stop();
+  });
+
   it('computes percentages from the container limit', () => {
     const m = new MemoryMonitor(parse({ limit_percentage: 50, spike_limit_percentage: 10 }), silentLogger(), {
       readMemory: () => 0,
+      readRss: () => 0,
       totalMemory: () => ({ bytes: 1000 * MiB, source: 'cgroup v2' }),
     });
     expect(m.limits).toEqual({ hardBytes: 500 * MiB, softBytes: 400 * MiB });

@@ -6,6 +6,7 @@
  *   `min_gc_interval_when_soft_limited`), measure again, and refuse data if
  *   usage is still above the soft limit;
  * - above the hard limit: the same, with `min_gc_interval_when_hard_limited`;
+ *   RSS above the hard limit counts as above it whatever `measure` says;
  * - back below the soft limit: accept again, by itself.
  * Transitions are logged once per change, not per batch.
  *
@@ -17,10 +18,11 @@
 import type { Logger } from 'pino';
 import type { MemoryLimiterConfig, MemoryLimits } from './config.ts';
 import { computeLimits, recommendedMaxOldSpaceMiB } from './config.ts';
-import { forceGc, heapSizeLimit, readHeapUsed, readRss, totalMemory } from './memory.ts';
+import { forceGc, heapSizeLimit, readHeapUsed, readLive, readRss, totalMemory } from './memory.ts';
 
 export interface MonitorDeps {
   readMemory?: () => number;
+  readRss?: () => number;
   totalMemory?: () => { bytes: number; source: string };
   gc?: () => boolean;
   now?: () => number;
@@ -48,6 +50,7 @@ export class MemoryMonitor {
   private readonly cfg: MemoryLimiterConfig;
   private readonly logger: Logger;
   private readonly read: () => number;
+  private readonly rss: () => number;
   private readonly gc: () => boolean;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -59,7 +62,8 @@ export class MemoryMonitor {
   constructor(cfg: MemoryLimiterConfig, logger: Logger, deps: MonitorDeps = {}) {
     this.cfg = cfg;
     this.logger = logger;
-    this.read = deps.readMemory ?? (cfg.measure === 'heap' ? readHeapUsed : readRss);
+    this.read = deps.readMemory ?? (cfg.measure === 'heap' ? readHeapUsed : cfg.measure === 'rss' ? readRss : readLive);
+    this.rss = deps.readRss ?? readRss;
     this.gc = deps.gc ?? forceGc;
     this.now = deps.now ?? Date.now;
     const total = cfg.limit_mib > 0 ? { bytes: 0, source: 'limit_mib' } : (deps.totalMemory ?? totalMemory)();
@@ -98,17 +102,19 @@ export class MemoryMonitor {
   /** Measure once and update the flag; the timer calls this every check_interval. */
   check(): void {
     let used = this.read();
-    if (used > this.limits.softBytes) {
-      const hard = used > this.limits.hardBytes;
+    let rss = this.rss();
+    if (used > this.limits.softBytes || rss > this.limits.hardBytes) {
+      const hard = used > this.limits.hardBytes || rss > this.limits.hardBytes;
       const minInterval = hard ? this.cfg.min_gc_interval_when_hard_limited : this.cfg.min_gc_interval_when_soft_limited;
       const t = this.now();
       if (t - this.lastGc >= minInterval && this.gc()) {
         this.lastGc = t;
         used = this.read();
+        rss = this.rss();
       }
     }
     this.lastUsage = used;
-    this.setRefusing(used > this.limits.softBytes, used);
+    this.setRefusing(used > this.limits.softBytes || rss > this.limits.hardBytes, used);
   }
 
   private setRefusing(refusing: boolean, used: number): void {
