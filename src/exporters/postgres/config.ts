@@ -52,6 +52,8 @@ export const postgresConfigSchema = z
     /** How long rollups are kept; defaults to `retention`. */
     rollup_retention: longDuration().optional(),
     rollup_intervals: z.array(longDuration()).default([60_000, 3_600_000]),
+    /** How often pending rollup parts are merged into metric_rollups (how far rollups may lag the points). */
+    rollup_flush_interval: longDuration().default(2000),
     /** Daily partitions created ahead of today. */
     partitions_ahead: z.number().int().min(0).max(60).default(3),
     /** How often partitions are created ahead and expired ones dropped. */
@@ -96,5 +98,6 @@ export function validateConfig(c: PostgresConfig): Array<[string, string]> {
     seen.add(ms);
   });
   if (c.maintenance_interval < 1000) issues.push(['maintenance_interval', 'must be at least 1s']);
+  if (c.rollup_flush_interval < 10) issues.push(['rollup_flush_interval', 'must be at least 10ms']);
   return issues;
 }

@@ -57,16 +57,24 @@ export interface EncodedBatch {
   copyText: string;
   /** Rows in `copyText`. */
   rows: number;
+  /** COPY text for `metric_rollup_parts`: this batch's rollup contribution per series and part period. */
+  partsText: string;
+  parts: number;
   /** Points refused before writing (older than retention, invalid time), by reason. */
   rejected: Map<string, number>;
   /** Day numbers (ms / DAY_MS, floored) of the rows. */
   days: Set<number>;
-  rollups: RollupEntry[];
 }
 
 export interface EncodeOptions {
   tenantAttribute: string;
-  rollupIntervalsMs: number[];
+  /**
+   * Granularity of rollup parts: the greatest common divisor of the rollup
+   * intervals, so each part falls inside exactly one period of every interval.
+   */
+  partMs: number;
+  /** Canonical attributes and series id by tenant + attributes JSON, reused across batches. */
+  seriesCache?: Map<string, SeriesIdentity>;
   /** Points whose day ended before this instant are refused (they would be dropped by retention). */
   retentionCutoffMs: number;
 }
@@ -87,7 +95,7 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
   const rejected = new Map<string, number>();
   const days = new Set<number>();
   const groups = new Map<string, SeriesGroup>();
-  const intervals = opts.rollupIntervalsMs;
+  const intervals = [opts.partMs];
   const ta = opts.tenantAttribute;
   const minDay = Math.floor(opts.retentionCutoffMs / DAY_MS); // days < minDay end at or before the cutoff
   let lastNs = NaN;
@@ -279,22 +287,112 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
   }
 
   const copyText = lines.join('');
+  const parts = finishRollups(groups, intervals, opts.seriesCache ?? new Map());
   return {
     batchId: uuidOf(createHash('sha256').update(copyText).digest()),
     copyText,
     rows: lines.length,
+    partsText: partsCopyText(parts),
+    parts: parts.length,
     rejected,
     days,
-    rollups: finishRollups(groups, intervals),
   };
 }
 
+export interface SeriesIdentity {
+  attributesJson: string;
+  seriesId: string;
+}
+
+/** The `metric_rollup_parts` columns, in COPY order. */
+export const PART_COLUMNS = [
+  'metric',
+  'series_id',
+  'part_start',
+  'part_ms',
+  'tenant_id',
+  'attributes',
+  'type',
+  'unit',
+  'count',
+  'sum',
+  'min',
+  'max',
+  'bucket_bounds',
+  'bucket_counts',
+  'exp_scale',
+  'exp_zero_count',
+  'exp_positive_offset',
+  'exp_positive_counts',
+  'exp_negative_offset',
+  'exp_negative_counts',
+] as const;
+
+function partsCopyText(parts: RollupEntry[]): string {
+  let out = '';
+  for (const e of parts) {
+    const a = e.acc;
+    const explicit = a.kind === 'explicit';
+    const exp = a.kind === 'exponential';
+    out +=
+      copyEscape(e.metric) +
+      '\t' +
+      e.seriesId +
+      '\t' +
+      new Date(e.periodStartMs).toISOString() +
+      '\t' +
+      e.periodMs +
+      '\t' +
+      (e.tenantId === null ? NULL : copyEscape(e.tenantId)) +
+      '\t' +
+      copyEscapeJson(e.attributesJson) +
+      '\t' +
+      e.type +
+      '\t' +
+      copyEscape(e.unit) +
+      '\t' +
+      a.count +
+      '\t' +
+      optNum(a.sum) +
+      '\t' +
+      optNum(a.min) +
+      '\t' +
+      optNum(a.max) +
+      '\t' +
+      (explicit ? arrayText(a.bounds!, false) : NULL) +
+      '\t' +
+      (explicit ? arrayText(a.bucketCounts!, false) : NULL) +
+      '\t' +
+      (exp ? a.scale : NULL) +
+      '\t' +
+      (exp ? a.zeroCount : NULL) +
+      '\t' +
+      (exp ? a.positive.offset : NULL) +
+      '\t' +
+      (exp ? arrayText(a.positive.bucketCounts, false) : NULL) +
+      '\t' +
+      (exp ? a.negative.offset : NULL) +
+      '\t' +
+      (exp ? arrayText(a.negative.bucketCounts, false) : NULL) +
+      '\n';
+  }
+  return out;
+}
+
 /** Per series (metric + tenant + canonical attributes) and period, merging groups that differ only in key order. */
-function finishRollups(groups: Map<string, SeriesGroup>, intervals: number[]): RollupEntry[] {
+function finishRollups(groups: Map<string, SeriesGroup>, intervals: number[], cache: Map<string, SeriesIdentity>): RollupEntry[] {
   const out = new Map<string, RollupEntry>();
-  for (const g of groups.values()) {
-    const attributesJson = canonicalJson(g.attributes);
-    const seriesId = uuidOf(createHash('md5').update((g.tenantId ?? '\u0000') + '\u0001' + attributesJson).digest());
+  for (const [groupKey, g] of groups) {
+    // The series identity ignores the metric name (part of the key already): cache by the rest of the group key.
+    const idKey = groupKey.slice(g.metric.length + 1);
+    let ident = cache.get(idKey);
+    if (ident === undefined) {
+      const json = canonicalJson(g.attributes);
+      ident = { attributesJson: json, seriesId: uuidOf(createHash('md5').update((g.tenantId ?? '\u0000') + '\u0001' + json).digest()) };
+      if (cache.size >= 200_000) cache.clear();
+      cache.set(idKey, ident);
+    }
+    const { attributesJson, seriesId } = ident;
     for (let i = 0; i < intervals.length; i++) {
       for (const [periodStartMs, acc] of g.periods[i]) {
         const key = g.metric + '\u0001' + intervals[i] + '\u0001' + periodStartMs + '\u0001' + seriesId;

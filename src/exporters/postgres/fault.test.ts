@@ -83,9 +83,9 @@ describe('postgres exporter faults', () => {
       `SELECT count(*)::int AS n, count(DISTINCT (attributes->>'seq'))::int AS distinct_seq, sum(value) AS s FROM trib_fault.metric_points WHERE metric = 'fault.points'`,
     );
     expect(row).toEqual({ n: total, distinct_seq: total, s: expectedSum });
+    await exporter.shutdown(); // merges the pending rollup parts
     const [roll] = await query(`SELECT sum(count)::int AS n, sum(sum) AS s FROM trib_fault.metric_rollups WHERE metric = 'fault.points' AND period = interval '1 hour'`);
     expect(roll).toEqual({ n: total, s: expectedSum });
-    await exporter.shutdown();
   });
 
   it('does not store a batch twice when the commit acknowledgement is lost', async () => {
@@ -106,6 +106,7 @@ describe('postgres exporter faults', () => {
     await sender.send(batch, signal); // the helper's retry
     expect(sender.stats.duplicates).toBe(1);
     expect((await query(`SELECT count(*)::int AS n, sum(value) AS s FROM trib_ack.metric_points`))[0]).toEqual({ n: 4, s: 31 });
+    await sender.flushRollups();
     expect((await query(`SELECT sum(sum) AS s FROM trib_ack.metric_rollups WHERE period = interval '1 minute'`))[0].s).toBe(31);
     await sender.shutdown();
     proxy.close();

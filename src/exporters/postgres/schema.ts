@@ -86,6 +86,36 @@ CREATE POLICY tenant_isolation ON ${s}.metric_rollups
   USING (tenant_id = current_setting('tributary.tenant_id', true));
 `,
   },
+  {
+    version: 2,
+    name: 'metric_rollup_parts',
+    // Each batch's rollup contribution, written by COPY in the batch's transaction and merged into
+    // metric_rollups by the compactor (claimed with SKIP LOCKED and deleted in the merge's transaction).
+    sql: (s) => `
+CREATE TABLE ${s}.metric_rollup_parts (
+  metric              text NOT NULL,
+  series_id           uuid NOT NULL,
+  part_start          timestamptz NOT NULL,
+  part_ms             bigint NOT NULL,
+  tenant_id           text,
+  attributes          text NOT NULL,
+  type                text NOT NULL,
+  unit                text NOT NULL,
+  count               double precision NOT NULL,
+  sum                 double precision,
+  min                 double precision,
+  max                 double precision,
+  bucket_bounds       double precision[],
+  bucket_counts       double precision[],
+  exp_scale           integer,
+  exp_zero_count      double precision,
+  exp_positive_offset integer,
+  exp_positive_counts double precision[],
+  exp_negative_offset integer,
+  exp_negative_counts double precision[]
+);
+`,
+  },
 ];
 
 /** A stable 64-bit advisory lock key for a schema (FNV-1a), as a decimal string for a bigint parameter. */

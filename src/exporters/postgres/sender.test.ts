@@ -93,6 +93,7 @@ describe('postgres sender', () => {
   });
 
   it('rolls up per tenant, metric and attributes, with percentiles within the bucket', async () => {
+    expect(await sender.flushRollups()).toBeGreaterThan(0);
     const tokens = await client.query(
       `SELECT extract(epoch FROM period)::int AS period, count(*)::int AS rows, sum(count)::int AS count, sum(sum) AS sum
          FROM ${schema}.metric_rollups WHERE metric = 'llm.tokens' AND tenant_id = 'acme' GROUP BY 1 ORDER BY 1`,
@@ -137,6 +138,7 @@ describe('postgres sender', () => {
     await sender.send(batch, signal); // same object: a retry
     expect(await count(`SELECT count(*) FROM ${schema}.metric_points`)).toBe(before);
     expect(sender.stats.duplicates).toBe(2);
+    expect(await sender.flushRollups()).toBe(0);
     const tok = await client.query(`SELECT sum FROM ${schema}.metric_rollups WHERE metric = 'llm.tokens' AND tenant_id = 'acme' AND period = interval '1 hour'`);
     expect(tok.rows[0].sum).toBe(200);
   });
@@ -150,6 +152,7 @@ describe('postgres sender', () => {
       ]),
       new AbortController().signal,
     );
+    await sender.flushRollups();
     const tok = await client.query(
       `SELECT extract(epoch FROM period)::int AS period, count, sum FROM ${schema}.metric_rollups
         WHERE metric = 'llm.tokens' AND tenant_id = 'acme' AND period_start = $1 ORDER BY 1`,
@@ -198,7 +201,7 @@ describe('postgres schema and partitions', () => {
     await Promise.all([a.start(), b.start()]);
     await Promise.all([a.ensureSchema(), b.ensureSchema()]);
     const { rows } = await client.query(`SELECT version FROM trib_race.schema_migrations`);
-    expect(rows.map((r) => r.version)).toEqual([1]);
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
     await Promise.all([a.shutdown(), b.shutdown()]);
   });
 
@@ -209,6 +212,8 @@ describe('postgres schema and partitions', () => {
     const today = Math.floor(Date.now() / DAY_MS);
     // Points 5 days old are inside the 7 day retention: their partition is made on demand.
     await s.send(batchOf({}, [gauge('g', [{ attrs: {}, value: 1, timeMs: (today - 5) * DAY_MS + 1000 }])]), new AbortController().signal);
+    await s.flushRollups();
+    expect(await count(`SELECT count(*) FROM trib_parts.metric_rollups`)).toBe(2);
     await s.maintain();
     const names = async () =>
       (await client.query(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'trib_parts.metric_points'::regclass ORDER BY 1`)).rows.map(

