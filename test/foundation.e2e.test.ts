@@ -92,12 +92,13 @@ describe('OTLP in, Prometheus out', () => {
     expect(v('e2e_requests_total', { route: '/b' })).toBe(2);
     expect(v('e2e_queue_depth')).toBe(7);
     expect(v('e2e_memory_bytes', { pool: 'heap' })).toBe(4096);
-    expect(v('e2e_latency_milliseconds_bucket', { route: '/a', le: '10' })).toBe(1);
-    expect(v('e2e_latency_milliseconds_bucket', { route: '/a', le: '50' })).toBe(2);
-    expect(v('e2e_latency_milliseconds_bucket', { route: '/a', le: '100' })).toBe(3);
-    expect(v('e2e_latency_milliseconds_bucket', { route: '/a', le: '+Inf' })).toBe(4);
-    expect(v('e2e_latency_milliseconds_sum', { route: '/a' })).toBe(295);
-    expect(v('e2e_latency_milliseconds_count', { route: '/a' })).toBe(4);
+    // Recorded in ms, exposed in the Prometheus base unit: bounds and sum scaled to seconds.
+    expect(v('e2e_latency_seconds_bucket', { route: '/a', le: '0.01' })).toBe(1);
+    expect(v('e2e_latency_seconds_bucket', { route: '/a', le: '0.05' })).toBe(2);
+    expect(v('e2e_latency_seconds_bucket', { route: '/a', le: '0.1' })).toBe(3);
+    expect(v('e2e_latency_seconds_bucket', { route: '/a', le: '+Inf' })).toBe(4);
+    expect(v('e2e_latency_seconds_sum', { route: '/a' })).toBeCloseTo(0.295, 12);
+    expect(v('e2e_latency_seconds_count', { route: '/a' })).toBe(4);
     expect(v('e2e_size_count')).toBe(3);
     expect(v('e2e_size_sum')).toBe(7);
     expect(v('e2e_size_bucket', { le: '+Inf' })).toBe(3);
@@ -134,9 +135,10 @@ describe('OTLP in, Prometheus out', () => {
   });
 
   it('accounts for every point in its self-metrics', async () => {
-    // 5 instruments x their series per app: requests(2) + depth(1) + memory(1) + latency(1) + size(1) = 6 points per app.
+    // Per app: requests(2) + depth(1) + memory(1) + latency(1) + size(1) = 6 points per export, and each
+    // app exports twice (forceFlush, then the final collection of MeterProvider.shutdown).
     const accepted = await daemon.selfMetric('tributary_receiver_accepted_points_total', { receiver: 'otlp', pipeline: 'metrics' });
-    expect(accepted).toBe(6 * PROTOCOLS.length);
+    expect(accepted).toBe(2 * 6 * PROTOCOLS.length);
     const sentProm = await eventually(async () => {
       const n = await daemon.selfMetric('tributary_exporter_sent_points_total', { exporter: 'prometheus' });
       return n === accepted ? n : 0;

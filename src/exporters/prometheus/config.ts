@@ -25,6 +25,8 @@ export const prometheusConfigSchema = z
     enable_open_metrics: z.boolean().default(false),
     /** Unit and type suffixes (`_seconds`, `_total`, `_ratio`) on metric names. */
     add_metric_suffixes: z.boolean().default(true),
+    /** Expose time in seconds and sizes in bytes (values scaled), as Prometheus conventions and promtool want. */
+    convert_to_base_units: z.boolean().default(true),
   })
   .strict()
   .refine((c) => c.metric_expiration > 0, { message: 'must be greater than 0', path: ['metric_expiration'] });

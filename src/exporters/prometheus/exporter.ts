@@ -38,6 +38,7 @@ export class PrometheusSender implements Sender {
       constLabels: config.const_labels,
       resourceToTelemetry: config.resource_to_telemetry_conversion.enabled,
       addMetricSuffixes: config.add_metric_suffixes,
+      convertToBaseUnits: config.convert_to_base_units,
     });
   }
 

@@ -15,6 +15,7 @@
  * yield the same labels are one series (as they would be in Prometheus).
  * Series not updated for `metric_expiration` are removed by `expire`.
  */
+import { toBaseUnit, scaleValue } from './units.ts';
 import type { ExpHistogramMetric, HistogramMetric, Metric, MetricsBatch, NumberPoint, SummaryMetric } from '../../model/metrics.ts';
 import { expStateFromPoint, expToClassic, mergeExpState, type ExpState } from './exphistogram.ts';
 import { labelContext, pointLabelBody, targetInfoBody, type LabelContext, type LabelPairs } from './labels.ts';
@@ -77,6 +78,8 @@ export interface StoreOptions {
   constLabels: Record<string, string>;
   resourceToTelemetry: boolean;
   addMetricSuffixes: boolean;
+  /** Scale non-base units to seconds/bytes (see units.ts). Default false here; the exporter's config defaults it on. */
+  convertToBaseUnits?: boolean;
 }
 
 export interface IngestResult {
@@ -161,6 +164,12 @@ export class SeriesStore {
 
   private ingestMetric(m: Metric, ctx: LabelContext, nowMs: number, result: IngestResult): void {
     if (m.points.length === 0) return;
+    const base = this.opts.convertToBaseUnits ? toBaseUnit(m.unit) : undefined;
+    if (base) {
+      // Exponential histograms keep their base-2 state unscaled; their classic bounds are scaled on conversion.
+      if (m.type === 'exponential_histogram') return this.ingestExpHistogram({ ...m, unit: base.unit }, ctx, nowMs, result, base.factor);
+      m = scaleMetric(m, base.unit, base.factor);
+    }
     switch (m.type) {
       case 'gauge': {
         const f = this.family(m, 'gauge', false, result);
@@ -257,7 +266,7 @@ export class SeriesStore {
     }
   }
 
-  private ingestExpHistogram(m: ExpHistogramMetric, ctx: LabelContext, nowMs: number, result: IngestResult): void {
+  private ingestExpHistogram(m: ExpHistogramMetric, ctx: LabelContext, nowMs: number, result: IngestResult, unitFactor = 1): void {
     const f = this.family(m, 'histogram', false, result);
     if (!f) return;
     const delta = m.temporality === 'delta';
@@ -282,7 +291,9 @@ export class SeriesStore {
         f.series.set(labels, series);
       }
       const exp = series.exp!;
-      const { bounds, cumulative } = expToClassic(exp);
+      const classic = expToClassic(exp);
+      const bounds = unitFactor === 1 ? classic.bounds : classic.bounds.map((b) => scaleValue(b, unitFactor));
+      const cumulative = classic.cumulative;
       if (s && sameBounds(s.bounds, bounds)) {
         series.leText = s.leText;
         series.leOpenMetrics = s.leOpenMetrics;
@@ -294,7 +305,7 @@ export class SeriesStore {
       series.bounds = bounds;
       series.cumulative = cumulative;
       series.count = exp.count;
-      series.sum = exp.sum;
+      series.sum = scaleValue(exp.sum, unitFactor);
     }
   }
 
@@ -312,6 +323,32 @@ export class SeriesStore {
       const quantiles = p.quantiles.map((q) => ({ quantile: q.quantile, value: q.value })).sort((a, b) => a.quantile - b.quantile);
       f.series.set(labels, { labels, updatedAt: nowMs, timeNs: p.timeUnixNano, startNs: p.startTimeUnixNano, count: p.count, sum: p.sum, quantiles });
     }
+  }
+}
+
+/** A copy of `m` in `unit` with every value, bound and sum multiplied by `factor` (counts unchanged). */
+function scaleMetric(m: Metric, unit: string, factor: number): Metric {
+  const f = (v: number) => scaleValue(v, factor);
+  switch (m.type) {
+    case 'gauge':
+    case 'sum':
+      return { ...m, unit, points: m.points.map((p) => ({ ...p, value: f(p.value) })) };
+    case 'histogram':
+      return {
+        ...m,
+        unit,
+        points: m.points.map((p) => ({
+          ...p,
+          explicitBounds: p.explicitBounds.map(f),
+          sum: p.sum === undefined ? undefined : f(p.sum),
+          min: p.min === undefined ? undefined : f(p.min),
+          max: p.max === undefined ? undefined : f(p.max),
+        })),
+      };
+    case 'summary':
+      return { ...m, unit, points: m.points.map((p) => ({ ...p, sum: f(p.sum), quantiles: p.quantiles.map((q) => ({ quantile: q.quantile, value: f(q.value) })) })) };
+    case 'exponential_histogram':
+      return { ...m, unit };
   }
 }
 
