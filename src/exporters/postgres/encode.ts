@@ -140,7 +140,7 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
         const head = '\t' + metricCopy + '\t' + m.type + '\t' + unitCopy + '\t' + temporality + '\t';
         for (const p of m.points) {
           const ns = p.timeUnixNano;
-          const ms = Math.floor(ns / 1e6);
+          const ms = Math.floor(Math.round(ns / 1e3) / 1e3);
           if (!(ms >= 0 && ms < 253402300800000)) {
             reject('invalid_time');
             continue;
@@ -430,8 +430,11 @@ function tenantString(v: AttributeValue): string {
 
 /** `2024-05-14T10:00:00.123456Z` from nanoseconds (Postgres keeps microseconds). */
 export function timestampText(ns: number): string {
-  const ms = Math.floor(ns / 1e6);
-  const us = Math.floor((ns - ms * 1e6) / 1e3);
+  // Round to microseconds first: ns in a double is only exact to ~256 ns, and flooring
+  // a value just under a millisecond boundary would store 999 µs too early.
+  const totalUs = Math.round(ns / 1e3);
+  const ms = Math.floor(totalUs / 1e3);
+  const us = totalUs - ms * 1e3;
   const iso = new Date(ms).toISOString();
   return iso.slice(0, 23) + (us < 10 ? '00' + us : us < 100 ? '0' + us : String(us)) + 'Z';
 }

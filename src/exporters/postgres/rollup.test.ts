@@ -137,7 +137,9 @@ describe('config and helpers', () => {
   });
 
   it('formats timestamps with microseconds and canonical JSON', () => {
-    expect(timestampText(1_700_000_000_123_456_789)).toBe('2023-11-14T22:13:20.123456Z');
+    // Rounded to the microsecond (the double holding the nanoseconds is 1700000000123456768).
+    expect(timestampText(1_700_000_000_123_456_789)).toBe('2023-11-14T22:13:20.123457Z');
+    expect(timestampText(1_700_000_000_123e6)).toBe('2023-11-14T22:13:20.123000Z');
     expect(canonicalJson({ b: 1, a: { d: 2, c: new Uint8Array([1]) } })).toBe('{"a":{"c":"AQ==","d":2},"b":1}');
   });
 });

@@ -114,6 +114,13 @@ CREATE TABLE ${s}.metric_rollup_parts (
   exp_negative_offset integer,
   exp_negative_counts double precision[]
 );
+-- Element-wise sum of bucket count arrays, so the compactor can pre-add parts of the same
+-- series, period and bucket layout in the database and read one row per group.
+CREATE FUNCTION ${s}.array_add(a double precision[], b double precision[]) RETURNS double precision[]
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+  $$ SELECT CASE WHEN a IS NULL THEN b WHEN b IS NULL THEN a
+                 ELSE ARRAY(SELECT coalesce(x, 0) + coalesce(y, 0) FROM unnest(a, b) AS u(x, y)) END $$;
+CREATE AGGREGATE ${s}.array_sum(double precision[]) (SFUNC = ${s}.array_add, STYPE = double precision[]);
 `,
   },
 ];

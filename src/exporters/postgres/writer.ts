@@ -62,17 +62,32 @@ export class Writer {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<PartRow>(
-        `DELETE FROM ${this.schema}.metric_rollup_parts
-          WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.schema}.metric_rollup_parts LIMIT $1 FOR UPDATE SKIP LOCKED))
-         RETURNING metric, series_id, (extract(epoch FROM part_start) * 1000)::float8 AS part_start, tenant_id, attributes, type, unit,
-                   count, sum, min, max, bucket_bounds::text, bucket_counts::text, exp_scale, exp_zero_count,
-                   exp_positive_offset, exp_positive_counts::text, exp_negative_offset, exp_negative_counts::text`,
-        [limit],
+      // Claim parts (SKIP LOCKED: another compactor takes others), and add up in the database those that
+      // share series, smallest period and bucket layout: the daemon reads one row per group, not per batch.
+      const s = this.schema;
+      const finest = Math.min(...intervalsMs);
+      const { rows } = await client.query<PartRow & { parts: string }>(
+        `WITH claimed AS (
+           DELETE FROM ${s}.metric_rollup_parts
+            WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${s}.metric_rollup_parts LIMIT $1 FOR UPDATE SKIP LOCKED))
+           RETURNING *)
+         SELECT metric, series_id, floor(extract(epoch FROM part_start) * 1000 / $2) * $2 AS part_start,
+                min(tenant_id) AS tenant_id, min(attributes) AS attributes, min(type) AS type, min(unit) AS unit,
+                sum(count) AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+                bucket_bounds::text AS bucket_bounds, ${s}.array_sum(bucket_counts)::text AS bucket_counts,
+                exp_scale, sum(exp_zero_count) AS exp_zero_count,
+                exp_positive_offset, ${s}.array_sum(exp_positive_counts)::text AS exp_positive_counts,
+                exp_negative_offset, ${s}.array_sum(exp_negative_counts)::text AS exp_negative_counts,
+                count(*) AS parts
+           FROM claimed
+          GROUP BY metric, series_id, 3, bucket_bounds, exp_scale, exp_positive_offset, exp_negative_offset`,
+        [limit, finest],
       );
       if (rows.length > 0) await this.upsertRollups(client, groupParts(rows, intervalsMs));
       await client.query('COMMIT');
-      return rows.length;
+      let claimed = 0;
+      for (const r of rows) claimed += Number(r.parts);
+      return claimed;
     } catch (err) {
       broken = err instanceof Error ? err : new Error(String(err));
       await client.query('ROLLBACK').catch(() => undefined);
