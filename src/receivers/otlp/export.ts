@@ -5,7 +5,8 @@
  * - accepted → success, with partial success when points were rejected;
  * - refused (`TRIB_REFUSED`, memory limiter or full queue) or any other
  *   retryable failure → "try later" (gRPC UNAVAILABLE / HTTP 503, or
- *   RESOURCE_EXHAUSTED / 429 when a queue is full), with a retry delay;
+ *   RESOURCE_EXHAUSTED / 429 when load is shed: a full queue or the memory
+ *   limiter), with a retry delay;
  * - permanent failure → "do not retry" (INVALID_ARGUMENT / 400).
  */
 import type { MetricsConsumer } from '../../consumer.ts';
@@ -36,7 +37,8 @@ export async function exportBatch(next: MetricsConsumer, obs: ReceiverObs, batch
     const te = err instanceof TributaryError ? err : undefined;
     return {
       kind: 'retry',
-      exhausted: te?.reason === 'queue_full',
+      // Load shedding (a full blocking queue, the memory limiter) asks the client to back off: 429 / RESOURCE_EXHAUSTED.
+      exhausted: te?.reason === 'queue_full' || te?.reason === 'memory_limit',
       retryAfterMs: te?.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS,
       message,
     };

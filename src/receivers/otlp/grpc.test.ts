@@ -109,10 +109,10 @@ describe('otlp receiver over gRPC', () => {
   });
 
   it('answers UNAVAILABLE / RESOURCE_EXHAUSTED with RetryInfo when the pipeline refuses', async () => {
-    consumer.refuseWith = refusedError('memory limit reached', { reason: 'memory_limit', retryAfterMs: 2500 });
+    consumer.refuseWith = refusedError('pipeline unavailable', { reason: 'shutdown', retryAfterMs: 2500 });
     const a = await exportRaw(r.grpcPort, encodeExportRequest(typicalBatch(2)));
     expect(a.error?.code).toBe(grpc.status.UNAVAILABLE);
-    expect(a.error?.details).toBe('memory limit reached');
+    expect(a.error?.details).toBe('pipeline unavailable');
     const details = a.error!.metadata.get('grpc-status-details-bin')[0] as Buffer;
     const status = RpcStatus.toObject(RpcStatus.decode(details), { longs: Number }) as any;
     expect(status.code).toBe(grpc.status.UNAVAILABLE);
@@ -122,6 +122,11 @@ describe('otlp receiver over gRPC', () => {
     consumer.refuseWith = refusedError('sending queue full', { reason: 'queue_full' });
     const b = await exportRaw(r.grpcPort, encodeExportRequest(typicalBatch(2)));
     expect(b.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+
+    // Load shed by the memory limiter: RESOURCE_EXHAUSTED as well (issue: memory_limiter).
+    consumer.refuseWith = refusedError('memory limit reached', { reason: 'memory_limit', retryAfterMs: 2500 });
+    const c = await exportRaw(r.grpcPort, encodeExportRequest(typicalBatch(2)));
+    expect(c.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     await expectStillServing();
   });
 

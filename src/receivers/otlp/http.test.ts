@@ -141,12 +141,17 @@ describe('otlp receiver over HTTP', () => {
     await expectStillServing();
   });
 
-  it('answers 503 with Retry-After when the pipeline refuses, 429 when a queue is full', async () => {
-    consumer.refuseWith = refusedError('memory limit reached', { reason: 'memory_limit', retryAfterMs: 2500 });
+  it('answers 503 with Retry-After when the pipeline is unavailable, 429 when a queue is full or memory is short', async () => {
+    consumer.refuseWith = refusedError('pipeline unavailable', { reason: 'shutdown', retryAfterMs: 2500 });
     const a = await post(r.httpPort, Buffer.from(encodeExportRequest(typicalBatch(2))), PB);
     expect(a.status).toBe(503);
     expect(a.headers['retry-after']).toBe('3');
-    expect(decodeStatus(a.body)).toEqual({ code: 14, message: 'memory limit reached' });
+    expect(decodeStatus(a.body)).toEqual({ code: 14, message: 'pipeline unavailable' });
+
+    consumer.refuseWith = refusedError('memory limit reached', { reason: 'memory_limit', retryAfterMs: 2500 });
+    const m = await post(r.httpPort, Buffer.from(encodeExportRequest(typicalBatch(2))), PB);
+    expect(m.status).toBe(429);
+    expect(m.headers['retry-after']).toBe('3');
 
     consumer.refuseWith = refusedError('sending queue full', { reason: 'queue_full' });
     const b = await post(r.httpPort, encodeExportRequestJson(typicalBatch(2)), JSON_CT);
