@@ -16,6 +16,8 @@ export const remoteWriteConfigSchema = z
     external_labels: z.record(z.string(), z.string()).default({}),
     namespace: z.string().default(''),
     add_metric_suffixes: z.boolean().default(true),
+    /** `ms` → `_seconds` with values scaled, as the `prometheus` exporter does; false keeps otelcol's names. */
+    convert_to_base_units: z.boolean().default(true),
     resource_to_telemetry_conversion: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
     target_info: z.object({ enabled: z.boolean().default(true) }).strict().prefault({}),
     /** Requests above this (uncompressed) are split. */

@@ -11,7 +11,7 @@ function batch(metrics: MetricsBatch['resourceMetrics'][0]['scopeMetrics'][0]['m
 }
 
 const converter = (over = {}) =>
-  new RemoteWriteConverter({ namespace: '', addMetricSuffixes: true, resourceToTelemetry: false, externalLabels: { cluster: 'eu-1' }, targetInfo: true, ...over });
+  new RemoteWriteConverter({ namespace: '', addMetricSuffixes: true, resourceToTelemetry: false, externalLabels: { cluster: 'eu-1' }, targetInfo: true, convertToBaseUnits: false, ...over });
 
 function flat(b: MetricsBatch, c = converter()) {
   const series = c.convert(b).series();
@@ -27,6 +27,15 @@ describe('RemoteWriteConverter', () => {
     expect(counter.samples).toEqual([{ value: 42, timestamp: 1_700_000_001_000 }]);
     const info = out.find((s) => s.labels.__name__ === 'target_info')!;
     expect(info.labels).toEqual({ __name__: 'target_info', cluster: 'eu-1', instance: 'pod-1', job: 'shop', k8s_namespace_name: 'prod' });
+  });
+
+  it('converts to base units like the prometheus exporter: ms → _seconds, values and bounds scaled', () => {
+    const out = flat(
+      batch([{ type: 'histogram', name: 'rpc.duration', unit: 'ms', description: '', temporality: 'cumulative', points: [{ attributes: {}, startTimeUnixNano: T, timeUnixNano: T, count: 3, sum: 750, explicitBounds: [100, 500], bucketCounts: [1, 1, 1] }] }]),
+      converter({ targetInfo: false, convertToBaseUnits: true }),
+    );
+    expect(out.filter((s) => s.labels.__name__ === 'rpc_duration_seconds_bucket').map((s) => s.labels.le)).toEqual(['0.1', '0.5', '+Inf']);
+    expect(out.find((s) => s.labels.__name__ === 'rpc_duration_seconds_sum')!.samples[0].value).toBe(0.75);
   });
 
   it('writes histograms as cumulative _bucket/_sum/_count series', () => {

@@ -3,6 +3,8 @@
  * naming and label rules the `prometheus` exporter applies (its naming and
  * label modules are reused, so both exporters name things alike):
  *
+ * - units become base units (`ms` → `_seconds`, values scaled) unless
+ *   `convert_to_base_units: false`, so both exporters show one name;
  * - gauges and non-monotonic sums → one series; monotonic sums → `…_total`;
  * - histograms → `_bucket{le}` (cumulative, `+Inf` = count), `_sum`, `_count`;
  *   exponential histograms become classic power-of-two buckets first;
@@ -19,6 +21,7 @@ import type { Attributes, HistogramPoint, Metric, MetricsBatch, ResourceMetrics,
 import { attributeLabels, resourceIdentity, scopeLabels, type LabelPairs } from '../prometheus/labels.ts';
 import { metricName, labelName } from '../prometheus/naming.ts';
 import { expStateFromPoint, expToClassic } from '../prometheus/exphistogram.ts';
+import { scaleValue, toBaseUnit } from '../prometheus/units.ts';
 import { STALE_NAN, type TimeSeries } from './proto.ts';
 import type { SeriesSample } from './wire.ts';
 
@@ -28,6 +31,8 @@ export interface ConvertOptions {
   resourceToTelemetry: boolean;
   externalLabels: Record<string, string>;
   targetInfo: boolean;
+  /** Name and scale to seconds/bytes, as the `prometheus` exporter does by default (its units.ts). */
+  convertToBaseUnits: boolean;
 }
 
 const NO_RECORDED_VALUE = 1;
@@ -108,7 +113,10 @@ export class RemoteWriteConverter {
     const { namespace, addMetricSuffixes } = this.opts;
     let latest = 0;
     for (const m of sm.metrics) {
-      const name = familyName(m, namespace, addMetricSuffixes);
+      const baseUnit = this.opts.convertToBaseUnits ? toBaseUnit(m.unit) : undefined;
+      const factor = baseUnit ? baseUnit.factor : 1;
+      const scale = (v: number) => (factor === 1 ? v : scaleValue(v, factor));
+      const name = familyName(m, baseUnit ? baseUnit.unit : m.unit, namespace, addMetricSuffixes);
       for (const p of m.points) {
         const t = p.timeUnixNano > 0 ? Math.floor(p.timeUnixNano / 1e6) : nowMs;
         if (t > latest) latest = t;
@@ -118,7 +126,7 @@ export class RemoteWriteConverter {
           case 'gauge':
           case 'sum': {
             const v = (p as { value: number }).value;
-            set.add(labels(p.attributes), name, stale ? STALE_NAN : v, t);
+            set.add(labels(p.attributes), name, stale ? STALE_NAN : scale(v), t);
             break;
           }
           case 'histogram':
@@ -137,18 +145,18 @@ export class RemoteWriteConverter {
             }
             const hist = p as { count: number; sum?: number };
             for (let i = 0; i < bounds.length; i++) {
-              set.add([...base, ['le', formatLe(bounds[i])]], name + '_bucket', stale ? STALE_NAN : cumulative[i], t);
+              set.add([...base, ['le', formatLe(scale(bounds[i]))]], name + '_bucket', stale ? STALE_NAN : cumulative[i], t);
             }
             set.add([...base, ['le', '+Inf']], name + '_bucket', stale ? STALE_NAN : hist.count, t);
-            if (hist.sum !== undefined) set.add(base.slice(), name + '_sum', stale ? STALE_NAN : hist.sum, t);
+            if (hist.sum !== undefined) set.add(base.slice(), name + '_sum', stale ? STALE_NAN : scale(hist.sum), t);
             set.add(base.slice(), name + '_count', stale ? STALE_NAN : hist.count, t);
             break;
           }
           case 'summary': {
             const sp = p as { count: number; sum: number; quantiles: Array<{ quantile: number; value: number }> };
             const base = labels(p.attributes);
-            for (const q of sp.quantiles) set.add([...base, ['quantile', String(q.quantile)]], name, stale ? STALE_NAN : q.value, t);
-            set.add(base.slice(), name + '_sum', stale ? STALE_NAN : sp.sum, t);
+            for (const q of sp.quantiles) set.add([...base, ['quantile', String(q.quantile)]], name, stale ? STALE_NAN : scale(q.value), t);
+            set.add(base.slice(), name + '_sum', stale ? STALE_NAN : scale(sp.sum), t);
             set.add(base.slice(), name + '_count', stale ? STALE_NAN : sp.count, t);
             break;
           }
@@ -166,17 +174,17 @@ export class RemoteWriteConverter {
   }
 }
 
-function familyName(m: Metric, namespace: string, suffixes: boolean): string {
+function familyName(m: Metric, unit: string, namespace: string, suffixes: boolean): string {
   switch (m.type) {
     case 'gauge':
-      return metricName(m.name, m.unit, 'gauge', false, namespace, suffixes);
+      return metricName(m.name, unit, 'gauge', false, namespace, suffixes);
     case 'sum':
-      return m.monotonic ? metricName(m.name, m.unit, 'counter', true, namespace, suffixes) : metricName(m.name, m.unit, 'gauge', false, namespace, suffixes);
+      return m.monotonic ? metricName(m.name, unit, 'counter', true, namespace, suffixes) : metricName(m.name, unit, 'gauge', false, namespace, suffixes);
     case 'histogram':
     case 'exponential_histogram':
-      return metricName(m.name, m.unit, 'histogram', false, namespace, suffixes);
+      return metricName(m.name, unit, 'histogram', false, namespace, suffixes);
     case 'summary':
-      return metricName(m.name, m.unit, 'summary', false, namespace, suffixes);
+      return metricName(m.name, unit, 'summary', false, namespace, suffixes);
   }
 }
 

@@ -57,6 +57,7 @@ export class RemoteWriteSender implements Sender {
       resourceToTelemetry: cfg.resource_to_telemetry_conversion.enabled,
       externalLabels: cfg.external_labels,
       targetInfo: cfg.target_info.enabled,
+      convertToBaseUnits: cfg.convert_to_base_units,
     });
     this.headers = mergeHeaders(cfg.headers, { ...REMOTE_WRITE_HEADERS, 'User-Agent': 'tributary' });
   }
