@@ -66,6 +66,13 @@ interface Descriptor {
   timeNs: number;
 }
 
+/** Cached tails of one raw name, and the last one seen (checked first). */
+interface NameEntry {
+  tails: Map<string, Descriptor>;
+  lastTail: string;
+  lastD: Descriptor | null;
+}
+
 export interface FlushResult {
   batch: MetricsBatch;
   points: number;
@@ -193,7 +200,7 @@ export class StatsdAggregator {
   private readonly observers: Array<ObserverSettings & { disabled: boolean }>;
 
   /** raw name → raw tail → descriptor. */
-  private cache = new Map<string, Map<string, Descriptor>>();
+  private cache = new Map<string, NameEntry>();
   private cacheSize = 0;
   /** canonical key → series. */
   private series = new Map<string, Series>();
@@ -269,18 +276,28 @@ export class StatsdAggregator {
     if (pipe === colon + 1) return this.sink.badLine('empty_value', text, start, end);
 
     const name = text.slice(start, colon);
-    const tail = text.slice(pipe, end);
-    let tails = this.cache.get(name);
-    let d = tails === undefined ? undefined : tails.get(tail);
-    if (d === undefined) {
-      d = this.describe(text, start, colon, pipe, end);
-      if (this.cacheSize < this.maxCache) {
-        if (tails === undefined) {
-          tails = new Map();
-          this.cache.set(detach(name), tails);
+    let entry = this.cache.get(name);
+    let d: Descriptor | undefined;
+    // Most names are always sent with the same tail: compare the first one seen in place (no slice, no hashing).
+    if (entry !== undefined && end - pipe === entry.lastTail.length && text.startsWith(entry.lastTail, pipe)) d = entry.lastD!;
+    else {
+      const tail = text.slice(pipe, end);
+      d = entry === undefined ? undefined : entry.tails.get(tail);
+      if (d === undefined) {
+        d = this.describe(text, start, colon, pipe, end);
+        if (this.cacheSize < this.maxCache) {
+          if (entry === undefined) {
+            entry = { tails: new Map(), lastTail: '', lastD: null };
+            this.cache.set(detach(name), entry);
+          }
+          const kept = detach(tail);
+          entry.tails.set(kept, d);
+          if (entry.lastD === null) {
+            entry.lastTail = kept;
+            entry.lastD = d;
+          }
+          this.cacheSize++;
         }
-        tails.set(detach(tail), d);
-        this.cacheSize++;
       }
     }
     if (d.bad !== '') return this.sink.badLine(d.bad, text, start, end);
