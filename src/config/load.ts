@@ -62,11 +62,25 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadResult> {
   const expanded = expandEnv(merged, opts.env ?? process.env);
   issues.push(...expanded.issues);
 
-  const registry = opts.registry ?? (await import('../registry.ts'));
+  const registry: RegistryLike = opts.registry ?? (await import('../registry.ts'));
+  await preloadNamedTypes(registry, expanded.value);
   const v = validateConfig({ effective: expanded.value as Record<string, unknown>, pos: merged.pos, typed: expanded.typed, envFailures: expanded.failed, registry });
   issues.push(...v.issues);
   const sorted = sortIssues(issues, order);
   return hasErrors(sorted) ? { issues: sorted } : { config: v.config, issues: sorted };
+}
+
+/** Load the factories of every component type the config names (IDs are `type` or `type/name`). */
+async function preloadNamedTypes(registry: RegistryLike, root: unknown): Promise<void> {
+  if (!registry.preload || root === null || typeof root !== 'object') return;
+  const sections = ['receivers', 'processors', 'exporters'] as const;
+  await Promise.all(
+    sections.map((kind) => {
+      const section = (root as Record<string, unknown>)[kind];
+      const ids = section !== null && typeof section === 'object' ? Object.keys(section) : [];
+      return registry.preload!(kind, ids.map((id) => id.split('/')[0]));
+    }),
+  );
 }
 
 function hasErrors(issues: ConfigIssue[]): boolean {

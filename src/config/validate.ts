@@ -19,6 +19,8 @@ export type { SectionKind } from './validate-service.ts';
 export interface RegistryLike {
   findFactory(kind: SectionKind, type: string): Factory | undefined;
   knownTypes(kind: SectionKind): string[];
+  /** Import the factories of these types before `findFactory` is asked for them (the real registry loads lazily). */
+  preload?(kind: SectionKind, types: Iterable<string>): Promise<void>;
 }
 
 const SECTIONS: SectionKind[] = ['receivers', 'processors', 'exporters'];
