@@ -167,7 +167,7 @@ describe.each(OVERLAYS)('deploy/k8s/overlays/%s', (overlay) => {
         writeFileSync(file, p.text);
         const r = cli(['validate', '--config', file]);
         expect(r.out, `${p.name}`).toContain('config OK');
-        expect(r.code, p.out).toBe(0);
+        expect(r.code, r.out).toBe(0);
         checked++;
 
         const cfg = p.config;
