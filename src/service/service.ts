@@ -4,13 +4,17 @@
  * Reload (CONTRACT §5): the new config arrives validated. Components whose
  * config did not change are kept (receivers keep their sockets); new
  * exporters and pipelines are started before any data is pointed at them;
- * kept receivers are then re-pointed; replaced pipelines are drained (their
- * in-flight calls finish, their processors flush) into exporters that are
- * still running; replaced exporters flush last. No accepted point is dropped
- * by the swap.
+ * replaced receivers stop, handing each listener the new config keeps to
+ * their successor (`receivers/handover.ts`: what arrives meanwhile is held,
+ * not lost); kept receivers are re-pointed and new receivers start (adopting
+ * those listeners); replaced pipelines are then drained (their in-flight
+ * calls finish, their processors flush) into exporters that are still
+ * running; replaced exporters flush last. No accepted point is dropped by
+ * the swap.
  */
 import type { Host } from '../component.ts';
 import type { TributaryConfig } from '../config/model.ts';
+import { closeUnadopted, handoverKey, wantParked } from '../receivers/handover.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import {
@@ -22,6 +26,7 @@ import {
   shutdownReceivers,
   startGraph,
   type Graph,
+  type ReceiverNode,
 } from './graph.ts';
 
 export type ServiceState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -85,7 +90,8 @@ export class Service {
 
   private async applyReload(config: TributaryConfig): Promise<void> {
     const old = this.graph;
-    if (!old || this.state !== 'running') throw new Error(`cannot reload while ${this.state}`);
+    const oldConfig = this.current;
+    if (!old || !oldConfig || this.state !== 'running') throw new Error(`cannot reload while ${this.state}`);
     const deps = { telemetry: this.telemetry, logger: this.logger };
     const next = buildGraph(config, deps, old);
 
@@ -93,6 +99,7 @@ export class Service {
     const removedPipelines = [...old.pipelines.values()].filter((p) => next.pipelines.get(p.id) !== p);
     const removedExporters = [...old.exporters.values()].filter((n) => next.exporters.get(n.id) !== n);
     const keptReceivers = [...next.receivers.values()].filter((n) => old.receivers.get(n.id) === n);
+    const freshReceivers = [...next.receivers.values()].filter((n) => old.receivers.get(n.id) !== n);
 
     // New exporters and pipelines first, so nothing is pointed at a component that is not running.
     try {
@@ -108,12 +115,21 @@ export class Service {
       throw err;
     }
 
-    // Replaced receivers release their addresses before their successors bind them.
-    await shutdownReceivers(removedReceivers, this.logger);
-    for (const n of keptReceivers) n.fanout.setPipelines(receiverTargets(config, next, n.id));
-    this.graph = next;
-    this.current = config;
-    await startGraph(next, this.host);
+    // Replaced receivers park the listeners their successors keep (held, not closed),
+    // close the others, and flush; then the successors start and adopt what was parked.
+    const handedOver = intersect(listenKeys(oldConfig, removedReceivers), listenKeys(config, freshReceivers));
+    wantParked(this.host, handedOver);
+    try {
+      await shutdownReceivers(removedReceivers, this.logger);
+      for (const n of keptReceivers) n.fanout.setPipelines(receiverTargets(config, next, n.id));
+      this.graph = next;
+      this.current = config;
+      await startGraph(next, this.host);
+    } finally {
+      // Only a receiver that failed to start leaves a listener behind.
+      const closed = await closeUnadopted(this.host);
+      if (closed.length > 0) this.logger.warn({ listeners: closed }, 'listeners parked for a successor that did not take them were closed');
+    }
 
     // Drain what was replaced, front to back, into exporters that are still running.
     await shutdownPipelines(removedPipelines, this.logger);
@@ -123,6 +139,7 @@ export class Service {
       {
         kept: { receivers: keptReceivers.map((n) => n.id), pipelines: [...next.pipelines.values()].filter((p) => old.pipelines.get(p.id) === p).map((p) => p.id) },
         replaced: { receivers: removedReceivers.map((n) => n.id), pipelines: removedPipelines.map((p) => p.id), exporters: removedExporters.map((n) => n.id) },
+        handedOver: [...handedOver],
       },
       'config reloaded',
     );
@@ -154,4 +171,21 @@ export class Service {
     if (!inTime) this.logger.warn({ timeoutMs }, 'shutdown timed out; some data may remain queued');
     return inTime;
   }
+}
+
+/** Handover keys of the listeners `nodes` open under `config`. */
+function listenKeys(config: TributaryConfig, nodes: ReceiverNode[]): Set<string> {
+  const keys = new Set<string>();
+  for (const n of nodes) {
+    const cc = config.receivers.get(n.id);
+    for (const la of cc?.factory.listenAddresses?.(cc.config) ?? []) {
+      const key = handoverKey(la);
+      if (key !== undefined) keys.add(key);
+    }
+  }
+  return keys;
+}
+
+function intersect(a: Set<string>, b: Set<string>): Set<string> {
+  return new Set([...a].filter((k) => b.has(k)));
 }

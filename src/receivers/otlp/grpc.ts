@@ -5,16 +5,22 @@
  * answered INVALID_ARGUMENT (a throwing deserializer would give INTERNAL).
  * grpc-js itself handles gzip/deflate message compression and enforces the
  * receive limit, before and after decompression (RESOURCE_EXHAUSTED).
+ *
+ * The service's Export handler goes through a route object, so on a live
+ * reload that keeps the endpoint (and the server options) the grpc Server
+ * survives and only the route moves to the new receiver (`../handover.ts`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { Host } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';
 import { TributaryError } from '../../errors.ts';
 import { decodeExportRequest, newDecodeIssues } from '../../otlp/decode.ts';
 import { encodeExportResponse, type ExportResult } from '../../otlp/encode.ts';
 import { METRICS_EXPORT_PATH } from '../../otlp/schema.ts';
 import { encodeStatus } from '../../otlp/status.ts';
+import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
 import type { ReceiverObs } from '../obs.ts';
 import { bearerChecker, type BearerCheck } from './auth.ts';
 import type { GrpcSettings } from './config.ts';
@@ -36,6 +42,15 @@ const metricsServiceDefinition: grpc.ServiceDefinition = {
   },
 };
 
+type ExportHandler = (call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>) => void;
+
+/** What moves between receivers on a reload: the server, and the indirection its Export handler calls through. */
+interface GrpcListener {
+  server: grpc.Server;
+  route: { current: ExportHandler };
+  port: number;
+}
+
 export class OtlpGrpcServer {
   private readonly settings: GrpcSettings;
   private readonly obs: ReceiverObs;
@@ -43,8 +58,12 @@ export class OtlpGrpcServer {
   private readonly logger: Logger;
   private readonly checkBearer: BearerCheck | undefined;
   private server: grpc.Server | undefined;
+  private route: GrpcListener['route'] | undefined;
   private boundPort = 0;
   private closing: Promise<void> | undefined;
+  private readonly handoverKey: string | undefined;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(settings: GrpcSettings, obs: ReceiverObs, next: MetricsConsumer, logger: Logger) {
     this.settings = settings;
@@ -52,21 +71,52 @@ export class OtlpGrpcServer {
     this.next = next;
     this.logger = logger;
     this.checkBearer = bearerChecker(settings.bearerToken);
+    this.handoverKey = handoverKey({ transport: 'tcp', address: settings.endpoint });
   }
 
-  async start(): Promise<void> {
+  /**
+   * The server-level settings, fixed when a grpc Server is created and bound:
+   * a server is handed over only to a receiver wanting the same (a change
+   * here means binding afresh). Auth is per call, so it is not part of it.
+   */
+  private get kind(): string {
+    const tls = this.settings.tls ? `${this.settings.tls.cert_file}|${this.settings.tls.key_file}` : '';
+    return `otlp-grpc max=${this.settings.maxBodyBytes} streams=${this.settings.maxConcurrentStreams ?? 0} tls=${tls}`;
+  }
+
+  private readonly onExport: ExportHandler = (call, callback) => {
+    this.inFlight++;
+    this.export(call, callback)
+      .catch((err) => {
+        this.logger.error({ err }, 'otlp grpc handler failed');
+        callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+      })
+      .finally(() => {
+        if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+  };
+
+  async start(host?: Host): Promise<void> {
+    const parked = await takeParked<GrpcListener, ExportHandler>(host, this.handoverKey, this.kind);
+    if (parked) {
+      const adopted = parked.adopt(this.onExport);
+      this.server = adopted.server;
+      this.route = adopted.route;
+      this.boundPort = adopted.port;
+      return;
+    }
     const options: grpc.ServerOptions = {
       'grpc.max_receive_message_length': this.settings.maxBodyBytes,
     };
     if (this.settings.maxConcurrentStreams) options['grpc.max_concurrent_streams'] = this.settings.maxConcurrentStreams;
     const server = new grpc.Server(options);
+    const route = { current: this.onExport };
     server.addService(metricsServiceDefinition, {
-      Export: (call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>) => {
-        this.export(call, callback).catch((err) => {
-          this.logger.error({ err }, 'otlp grpc handler failed');
-          callback({ code: grpc.status.INTERNAL, details: 'internal error' });
-        });
-      },
+      Export: (call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>) => route.current(call, callback),
     });
     let credentials = grpc.ServerCredentials.createInsecure();
     if (this.settings.tls) {
@@ -80,6 +130,7 @@ export class OtlpGrpcServer {
       throw new TributaryError('TRIB_START_FAILED', `listen ${this.settings.endpoint}: ${err.message}`, { cause: err });
     });
     this.server = server;
+    this.route = route;
   }
 
   /** The bound port (the real one when the endpoint asked for port 0). */
@@ -87,23 +138,46 @@ export class OtlpGrpcServer {
     return this.boundPort;
   }
 
-  shutdown(): Promise<void> {
+  /**
+   * Stop taking calls and let those in flight finish. When `host` asks for it
+   * (a reload keeps the endpoint), the server is parked for the successor
+   * instead of shut down.
+   */
+  shutdown(host?: Host): Promise<void> {
     if (this.closing) return this.closing;
     const server = this.server;
     if (!server) return (this.closing = Promise.resolve());
-    this.closing = new Promise<void>((resolve) => {
-      // tryShutdown lets in-flight calls finish; past the grace period, cut them.
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, SHUTDOWN_GRACE_MS);
-      force.unref();
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    if (parkWanted(host, this.handoverKey)) {
+      park(host!, this.handoverKey!, this.parked({ server, route: this.route!, port: this.boundPort }));
+      this.closing = this.idle();
+    } else {
+      this.closing = closeServer(server);
+    }
     return this.closing;
+  }
+
+  /** The server, detached from this receiver: calls arriving are held for the successor. */
+  private parked(listener: GrpcListener): ParkedListener<GrpcListener, ExportHandler> {
+    const parked = new ParkedListener<GrpcListener, ExportHandler>({
+      kind: this.kind,
+      resource: listener,
+      route: (handler) => {
+        listener.route.current = handler;
+      },
+      refuse: (_call, callback) => {
+        this.obs.refusedRequest('receiver_stopped');
+        callback({ code: grpc.status.UNAVAILABLE, details: 'receiver stopped' });
+      },
+      close: () => closeServer(listener.server),
+    });
+    listener.route.current = (call, callback) => parked.hold((h) => h(call, callback));
+    return parked;
+  }
+
+  /** Resolves once no call is being handled. */
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async export(call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>): Promise<void> {
@@ -131,4 +205,19 @@ export class OtlpGrpcServer {
     metadata.set('grpc-status-details-bin', Buffer.from(encodeStatus(code, outcome.message, outcome.retryAfterMs)));
     callback({ code, details: outcome.message, metadata });
   }
+}
+
+/** tryShutdown lets in-flight calls finish; past the grace period, cut them. */
+function closeServer(server: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
 }

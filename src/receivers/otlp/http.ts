@@ -4,18 +4,24 @@
  * follow the OTLP spec: ExportMetricsServiceResponse (in the request's
  * encoding) on success, a google.rpc.Status body on 400/401/413/429/503,
  * `Retry-After` when the client should come back later.
+ *
+ * On a live reload that keeps the endpoint, the server (and its keep-alive
+ * connections) moves to the new receiver: only the 'request' handler changes
+ * (`../handover.ts`), so no connection is refused and no request lost.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Host } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';
 import { parseHostPort } from '../../config/types.ts';
 import { TributaryError } from '../../errors.ts';
 import { decodeExportRequest, decodeExportRequestJson, newDecodeIssues } from '../../otlp/decode.ts';
 import { encodeExportResponse, encodeExportResponseJson } from '../../otlp/encode.ts';
 import { encodeStatus, encodeStatusJson, GrpcCode } from '../../otlp/status.ts';
+import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
 import type { ReceiverObs } from '../obs.ts';
 import { bearerChecker, type BearerCheck } from './auth.ts';
 import { parseContentEncoding, readBody, tooLarge } from './body.ts';
@@ -31,6 +37,7 @@ const SHUTDOWN_GRACE_MS = 5_000;
 const LINGER_AFTER_REFUSAL_MS = 1_000;
 
 type Format = 'protobuf' | 'json';
+type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 function formatOf(contentType: string | undefined): Format | undefined {
   const mediaType = (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
@@ -47,6 +54,10 @@ export class OtlpHttpServer {
   private readonly checkBearer: BearerCheck | undefined;
   private server: http.Server | undefined;
   private closing: Promise<void> | undefined;
+  private readonly handoverKey: string | undefined;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly onRequest: RequestHandler = (req, res) => this.handle(req, res);
 
   constructor(settings: HttpSettings, obs: ReceiverObs, next: MetricsConsumer, logger: Logger) {
     this.settings = settings;
@@ -54,21 +65,33 @@ export class OtlpHttpServer {
     this.next = next;
     this.logger = logger;
     this.checkBearer = bearerChecker(settings.bearerToken);
+    this.handoverKey = handoverKey({ transport: 'tcp', address: settings.endpoint });
   }
 
-  async start(): Promise<void> {
+  /** Plain and TLS servers are not interchangeable; everything else is per request, so it follows the handler. */
+  private get kind(): string {
+    return this.settings.tls ? 'otlp-https' : 'otlp-http';
+  }
+
+  async start(host?: Host): Promise<void> {
     const options: http.ServerOptions = {
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: 1_000,
     };
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    const tls = this.settings.tls ? await Promise.all([readFile(this.settings.tls.cert_file!), readFile(this.settings.tls.key_file!)]) : undefined;
+    const parked = await takeParked<http.Server, RequestHandler>(host, this.handoverKey, this.kind);
+    if (parked) {
+      // The certificate may have changed: new handshakes use the new one.
+      if (tls) (parked.resource as https.Server).setSecureContext({ cert: tls[0], key: tls[1] });
+      this.server = parked.adopt(this.onRequest);
+      return;
+    }
     let server: http.Server;
-    if (this.settings.tls) {
-      const [cert, key] = await Promise.all([readFile(this.settings.tls.cert_file!), readFile(this.settings.tls.key_file!)]);
-      server = https.createServer({ ...options, cert, key }, handler);
+    if (tls) {
+      server = https.createServer({ ...options, cert: tls[0], key: tls[1] }, this.onRequest);
     } else {
-      server = http.createServer(options, handler);
+      server = http.createServer(options, this.onRequest);
     }
     // A malformed request line or headers: answer 400 and close, never crash.
     server.on('clientError', (err, socket) => {
@@ -77,10 +100,10 @@ export class OtlpHttpServer {
       }
       socket.destroy();
     });
-    const { host, port } = parseHostPort(this.settings.endpoint)!;
+    const { host: bindHost, port } = parseHostPort(this.settings.endpoint)!;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: host || undefined, port }, () => {
+      server.listen({ host: bindHost || undefined, port }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -96,30 +119,69 @@ export class OtlpHttpServer {
     return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
-  shutdown(): Promise<void> {
+  /**
+   * Stop taking requests and let those in flight finish. When `host` asks
+   * for it (a reload keeps the endpoint), the server is parked for the
+   * successor instead of closed.
+   */
+  shutdown(host?: Host): Promise<void> {
     if (this.closing) return this.closing;
     const server = this.server;
     if (!server) return (this.closing = Promise.resolve());
-    this.closing = new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      force.unref();
-      server.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-      // Keep-alive connections with no request in flight would otherwise hold close() open.
-      server.closeIdleConnections();
-    });
+    if (parkWanted(host, this.handoverKey)) {
+      park(host!, this.handoverKey!, this.parked(server));
+      this.closing = this.idle();
+    } else {
+      this.closing = closeServer(server);
+    }
     return this.closing;
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.route(req, res).catch((err) => {
-      // Not reachable by design (route handles its own errors); a last line of defence against a crash.
-      this.logger.error({ err }, 'otlp http handler failed');
-      if (!res.headersSent) this.replyText(res, 500, 'internal error');
-      else res.destroy();
+  /** The server, detached from this receiver: requests arriving are held for the successor. */
+  private parked(server: http.Server): ParkedListener<http.Server, RequestHandler> {
+    const route = (handler: RequestHandler) => {
+      server.removeAllListeners('request');
+      server.on('request', handler);
+    };
+    const parked = new ParkedListener<http.Server, RequestHandler>({
+      kind: this.kind,
+      resource: server,
+      route,
+      refuse: (req, res) => {
+        this.obs.refusedRequest('receiver_stopped');
+        req.resume();
+        res.setHeader('Retry-After', '1');
+        res.setHeader('Connection', 'close');
+        this.replyStatus(res, formatOf(req.headers['content-type']) ?? 'json', 503, GrpcCode.UNAVAILABLE, 'receiver stopped', 1000);
+      },
+      close: () => closeServer(server),
     });
+    route((req, res) => parked.hold((h) => h(req, res)));
+    return parked;
+  }
+
+  /** Resolves once no request is being handled. */
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.inFlight++;
+    this.route(req, res)
+      .catch((err) => {
+        // Not reachable by design (route handles its own errors); a last line of defence against a crash.
+        this.logger.error({ err }, 'otlp http handler failed');
+        if (!res.headersSent) this.replyText(res, 500, 'internal error');
+        else res.destroy();
+      })
+      .finally(() => {
+        if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -214,4 +276,18 @@ export class OtlpHttpServer {
     res.setHeader('Content-Length', Buffer.byteLength(text));
     res.end(text);
   }
+}
+
+/** Close a server, letting in-flight requests finish for a grace period. */
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    // Keep-alive connections with no request in flight would otherwise hold close() open.
+    server.closeIdleConnections();
+  });
 }

@@ -1,4 +1,8 @@
-/** The `otlp` receiver: one gRPC and/or one HTTP server feeding the same pipeline consumer. */
+/**
+ * The `otlp` receiver: one gRPC and/or one HTTP server feeding the same
+ * pipeline consumer. Across a live reload each server can be handed to the
+ * replacing receiver (see `../handover.ts`).
+ */
 import type { CreateSettings, Host, Receiver } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';
 import { ReceiverObs } from '../obs.ts';
@@ -10,6 +14,7 @@ export class OtlpReceiver implements Receiver {
   readonly grpc: OtlpGrpcServer | undefined;
   readonly http: OtlpHttpServer | undefined;
   private shuttingDown: Promise<void> | undefined;
+  private host: Host | undefined;
 
   constructor(settings: CreateSettings, config: OtlpReceiverConfig, next: MetricsConsumer) {
     const obs = new ReceiverObs(settings);
@@ -19,10 +24,11 @@ export class OtlpReceiver implements Receiver {
     this.http = h ? new OtlpHttpServer(h, obs, next, settings.logger) : undefined;
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(host: Host): Promise<void> {
+    this.host = host;
     try {
-      await this.grpc?.start();
-      await this.http?.start();
+      await this.grpc?.start(host);
+      await this.http?.start(host);
     } catch (err) {
       // Do not leave the other listener open after a failed start.
       await this.shutdown();
@@ -31,7 +37,7 @@ export class OtlpReceiver implements Receiver {
   }
 
   shutdown(): Promise<void> {
-    this.shuttingDown ??= Promise.all([this.grpc?.shutdown(), this.http?.shutdown()]).then(() => undefined);
+    this.shuttingDown ??= Promise.all([this.grpc?.shutdown(this.host), this.http?.shutdown(this.host)]).then(() => undefined);
     return this.shuttingDown;
   }
 }

@@ -2,15 +2,19 @@
  * The `statsd` receiver: a listener feeding the aggregator, and a timer that
  * flushes one batch per `aggregation_interval` downstream. Bad lines, events,
  * series over the cap and refused flushes are all counted, never thrown.
+ *
+ * On a live reload that keeps the endpoint, the socket is handed to the new
+ * receiver instead of being closed (`../handover.ts`): not one datagram lost.
  */
 import type { CreateSettings, Host, Receiver } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';
 import { reasonOf } from '../../errors.ts';
 import type { CounterHandle } from '../../telemetry/self-metrics.ts';
+import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
 import { ReceiverObs } from '../obs.ts';
 import { StatsdAggregator, type AggregatorSink } from './aggregator.ts';
 import { socketMode, transportOf, type StatsdConfig } from './config.ts';
-import { listenTcp, listenUdp, listenUnixgram, type Listener, type ListenOptions } from './transport.ts';
+import { listenerKind, listenTcp, listenUdp, listenUnixgram, type ListenHandlers, type Listener, type ListenOptions } from './transport.ts';
 
 /** Bad-line log lines per reason are at most this frequent (the first is logged at once). */
 const BAD_LINE_LOG_INTERVAL_MS = 60_000;
@@ -28,6 +32,9 @@ export class StatsdReceiver implements Receiver {
   private readonly badLog = new Map<string, { lastAt: number; suppressed: number }>();
   private aggregator: StatsdAggregator | null = null;
   private listener: Listener | null = null;
+  private host: Host | undefined;
+  /** Under which `host.sockets` key the listener can be handed over on reload. */
+  private readonly handoverKey: string | undefined;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -42,6 +49,7 @@ export class StatsdReceiver implements Receiver {
     this.linesTotal = settings.telemetry.registry
       .counter('tributary_statsd_lines_total', 'StatsD lines received (metrics, events, service checks and bad lines).')
       .bind({ receiver });
+    this.handoverKey = handoverKey({ transport: transportOf(config), address: config.endpoint });
   }
 
   /** The address bound (`host:port` or socket path); useful when the endpoint asked for port 0. */
@@ -49,7 +57,8 @@ export class StatsdReceiver implements Receiver {
     return this.listener?.address;
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(host: Host): Promise<void> {
+    this.host = host;
     const sink: AggregatorSink = {
       badLine: (reason, text, start, end) =>
         this.badLine(reason, Buffer.from(text.slice(start, Math.min(end, start + BAD_LINE_LOG_CHARS)), 'latin1').toString('utf8')),
@@ -78,10 +87,30 @@ export class StatsdReceiver implements Receiver {
         this.linesTotal.add(1);
         this.badLine('too_long', head.toString('utf8', 0, BAD_LINE_LOG_CHARS));
       },
-      onError: (err) => _host.reportError(this.settings.id.id, err),
+      onError: (err) => host.reportError(this.settings.id.id, err),
     };
     const t = this.config.transport;
     const family = t.endsWith('6') ? 6 : t.endsWith('4') ? 4 : undefined;
+    const parked = await takeParked<Listener, ListenHandlers>(host, this.handoverKey, listenerKind(transportOf(this.config), this.config.endpoint, family));
+    if (parked) this.adopt(parked, opts);
+    else await this.listen(opts, family);
+    this.timer = setInterval(() => void this.flush(), this.config.aggregation_interval);
+    this.timer.unref();
+  }
+
+  /** Take over the socket of the receiver this one replaces; what reached it meanwhile is ingested first. */
+  private adopt(parked: ParkedListener<Listener, ListenHandlers>, opts: ListenOptions): void {
+    const listener = parked.adopt(opts);
+    listener.adjust(opts);
+    this.listener = listener;
+    if (parked.dropped > 0) {
+      this.obs.refusedRequest('reload_hold_full');
+      this.settings.logger.warn({ datagrams: parked.dropped }, 'statsd: datagrams dropped while the socket was handed over (hold full)');
+    }
+    this.settings.logger.info({ address: listener.address }, 'statsd: took over the listening socket');
+  }
+
+  private async listen(opts: ListenOptions, family: 4 | 6 | undefined): Promise<void> {
     switch (transportOf(this.config)) {
       case 'udp':
         this.listener = await listenUdp(opts, family);
@@ -93,8 +122,6 @@ export class StatsdReceiver implements Receiver {
         this.listener = await listenUnixgram(opts);
         break;
     }
-    this.timer = setInterval(() => void this.flush(), this.config.aggregation_interval);
-    this.timer.unref();
   }
 
   /** Flush now (also what the interval timer does). Resolves when the batch was handed on or counted as refused. */
@@ -123,9 +150,34 @@ export class StatsdReceiver implements Receiver {
     this.timer = null;
     const listener = this.listener;
     this.listener = null;
-    await listener?.close();
+    // Parking is synchronous with `stopped`: no datagram reaches this receiver after it, none is ignored before it.
+    if (listener && this.host && parkWanted(this.host, this.handoverKey)) park(this.host, this.handoverKey!, this.parked(listener));
+    else await listener?.close();
     // What was aggregated so far goes downstream before the pipeline drains.
     await this.flush();
+  }
+
+  /** The listener, detached from this receiver: what arrives is held for the successor. */
+  private parked(listener: Listener): ParkedListener<Listener, ListenHandlers> {
+    const parked = new ParkedListener<Listener, ListenHandlers>({
+      kind: listener.kind,
+      resource: listener,
+      route: (handlers) => {
+        listener.handlers = handlers;
+      },
+      refuse: {
+        onData: () => this.obs.refusedRequest('receiver_stopped'),
+        onTooLong: () => this.obs.refusedRequest('receiver_stopped'),
+        onError: () => undefined,
+      },
+      close: () => listener.close(),
+    });
+    listener.handlers = {
+      onData: (buf) => parked.hold((h) => h.onData(buf), buf.length),
+      onTooLong: (head) => parked.hold((h) => h.onTooLong(head), head.length),
+      onError: (err) => parked.hold((h) => h.onError(err)),
+    };
+    return parked;
   }
 
   private ignored(kind: string): void {

@@ -2,6 +2,10 @@
  * The three ways StatsD arrives: UDP datagrams (the default), newline-framed
  * TCP streams, and Unix datagram sockets. Each hands whole lines to `onData`
  * as a Buffer (a datagram, or the complete lines of a TCP chunk).
+ *
+ * A listener calls whatever `handlers` currently holds, so a live reload can
+ * move the socket (and a TCP listener's open connections) to a new receiver
+ * without closing it: see `../handover.ts`.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -11,22 +15,35 @@ import type { Logger } from 'pino';
 import { TributaryError } from '../../errors.ts';
 import { parseHostPort } from '../../config/types.ts';
 
+export interface ListenHandlers {
+  onData(buf: Buffer): void;
+  /** A TCP line longer than maxLineLength (its text is cut short). */
+  onTooLong(head: Buffer): void;
+  onError(err: Error): void;
+}
+
 export interface Listener {
   /** `host:port` actually bound, or the socket path. */
   readonly address: string;
+  /** Socket type (`udp4`, `udp6`, `tcp`, `unixgram`): a reload hands the socket over only to a receiver wanting the same. */
+  readonly kind: string;
+  /** Where data goes; replaced synchronously on handover. */
+  handlers: ListenHandlers;
+  /** Apply the socket settings a new owner asks for (those that can change on an open socket). */
+  adjust(opts: ListenOptions): void;
   close(): Promise<void>;
 }
 
-export interface ListenOptions {
+export interface ListenOptions extends ListenHandlers {
   endpoint: string;
   receiveBufferSize: number;
   socketMode: number;
   maxLineLength: number;
   logger: Logger;
-  onData(buf: Buffer): void;
-  /** A TCP line longer than maxLineLength (its text is cut short). */
-  onTooLong(head: Buffer): void;
-  onError(err: Error): void;
+}
+
+function handlersOf(opts: ListenHandlers): ListenHandlers {
+  return { onData: opts.onData, onTooLong: opts.onTooLong, onError: opts.onError };
 }
 
 function startFailed(what: string, err: unknown): TributaryError {
@@ -39,18 +56,41 @@ function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The socket type a listener for `endpoint` is, as `Listener.kind` names it. */
+export function listenerKind(transport: 'udp' | 'tcp' | 'unixgram', endpoint: string, family?: 4 | 6): string {
+  if (transport === 'unixgram') return 'unixgram';
+  if (transport === 'tcp') return family === undefined ? 'tcp' : `tcp${family}`;
+  const host = parseHostPort(endpoint)?.host ?? '';
+  return family === 6 || (family === undefined && host.includes(':')) ? 'udp6' : 'udp4';
+}
+
 export function listenUdp(opts: ListenOptions, family?: 4 | 6): Promise<Listener> {
   const hp = parseHostPort(opts.endpoint)!;
   const host = hp.host === '' ? '0.0.0.0' : hp.host;
-  const type = family === 6 || (family === undefined && host.includes(':')) ? 'udp6' : 'udp4';
+  const type = listenerKind('udp', opts.endpoint, family) as 'udp4' | 'udp6';
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket({ type, recvBufferSize: opts.receiveBufferSize > 0 ? opts.receiveBufferSize : undefined });
     const onStartError = (err: Error) => reject(startFailed(`udp ${opts.endpoint}`, err));
+    const listener: Listener & { address: string } = {
+      address: opts.endpoint,
+      kind: type,
+      handlers: handlersOf(opts),
+      adjust(next) {
+        if (next.receiveBufferSize > 0) {
+          try {
+            socket.setRecvBufferSize(next.receiveBufferSize);
+          } catch {
+            /* keeps the size it has */
+          }
+        }
+      },
+      close: () => new Promise<void>((r) => socket.close(() => r())),
+    };
     socket.once('error', onStartError);
-    socket.on('message', opts.onData);
+    socket.on('message', (msg: Buffer) => listener.handlers.onData(msg));
     socket.bind(hp.port, host, () => {
       socket.off('error', onStartError);
-      socket.on('error', opts.onError);
+      socket.on('error', (err) => listener.handlers.onError(err));
       let granted = 0;
       try {
         granted = socket.getRecvBufferSize();
@@ -67,10 +107,8 @@ export function listenUdp(opts: ListenOptions, family?: 4 | 6): Promise<Listener
           ? 'statsd: UDP receive buffer smaller than asked for (raise net.core.rmem_max to avoid drops under bursts)'
           : 'statsd: listening on UDP',
       );
-      resolve({
-        address,
-        close: () => new Promise<void>((r) => socket.close(() => r())),
-      });
+      listener.address = address;
+      resolve(listener);
     });
   });
 }
@@ -79,9 +117,15 @@ export function listenTcp(opts: ListenOptions, family?: 4 | 6): Promise<Listener
   const hp = parseHostPort(opts.endpoint)!;
   const host = hp.host === '' ? (family === 6 ? '::' : '0.0.0.0') : hp.host;
   const sockets = new Set<net.Socket>();
+  let maxLineLength = opts.maxLineLength;
   const server = net.createServer((sock) => {
     sockets.add(sock);
-    const framer = new LineFramer(opts);
+    // Lines go to the current handlers, so open connections follow a handover too.
+    const framer = new LineFramer({
+      maxLineLength,
+      onData: (buf) => listener.handlers.onData(buf),
+      onTooLong: (head) => listener.handlers.onTooLong(head),
+    });
     sock.on('data', (chunk: Buffer) => framer.push(chunk));
     sock.on('end', () => framer.end());
     sock.on('error', () => {
@@ -89,27 +133,34 @@ export function listenTcp(opts: ListenOptions, family?: 4 | 6): Promise<Listener
     });
     sock.on('close', () => sockets.delete(sock));
   });
+  const listener: Listener & { address: string } = {
+    address: opts.endpoint,
+    kind: listenerKind('tcp', opts.endpoint, family),
+    handlers: handlersOf(opts),
+    adjust(next) {
+      // Applies to connections accepted from now on.
+      maxLineLength = next.maxLineLength;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // Clients that keep their connection open must not hold up shutdown.
+        for (const s of sockets) s.end();
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 1000).unref();
+      }),
+  };
   return new Promise((resolve, reject) => {
     const onStartError = (err: Error) => reject(startFailed(`tcp ${opts.endpoint}`, err));
     server.once('error', onStartError);
     server.listen(hp.port, host, () => {
       server.off('error', onStartError);
-      server.on('error', opts.onError);
+      server.on('error', (err) => listener.handlers.onError(err));
       const a = server.address() as net.AddressInfo;
-      const address = formatHostPort(a.address, a.port);
-      opts.logger.info({ address }, 'statsd: listening on TCP');
-      resolve({
-        address,
-        close: () =>
-          new Promise<void>((r) => {
-            server.close(() => r());
-            // Clients that keep their connection open must not hold up shutdown.
-            for (const s of sockets) s.end();
-            setTimeout(() => {
-              for (const s of sockets) s.destroy();
-            }, 1000).unref();
-          }),
-      });
+      listener.address = formatHostPort(a.address, a.port);
+      opts.logger.info({ address: listener.address }, 'statsd: listening on TCP');
+      resolve(listener);
     });
   });
 }
@@ -212,14 +263,30 @@ export async function listenUnixgram(opts: ListenOptions): Promise<Listener> {
   }
   const path = opts.endpoint;
   removeStaleSocket(path);
-  const socket = unix.createSocket('unix_dgram', opts.onData);
+  const socket = unix.createSocket('unix_dgram', (buf: Buffer) => listener.handlers.onData(buf));
+  const listener: Listener = {
+    address: path,
+    kind: 'unixgram',
+    handlers: handlersOf(opts),
+    adjust(next) {
+      try {
+        fs.chmodSync(path, next.socketMode);
+      } catch (err) {
+        next.logger.warn({ address: path, err: (err as Error).message }, 'statsd: cannot change the socket file mode');
+      }
+    },
+    close: async () => {
+      socket.close();
+      removeStaleSocket(path);
+    },
+  };
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (err: Error) => reject(startFailed(`unixgram ${path}`, err)));
     socket.once('listening', () => resolve());
     socket.bind(path);
   });
   socket.removeAllListeners('error');
-  socket.on('error', opts.onError);
+  socket.on('error', (err: Error) => listener.handlers.onError(err));
   try {
     fs.chmodSync(path, opts.socketMode);
   } catch (err) {
@@ -227,13 +294,7 @@ export async function listenUnixgram(opts: ListenOptions): Promise<Listener> {
     throw startFailed(`unixgram ${path}`, err);
   }
   opts.logger.info({ address: path, mode: opts.socketMode.toString(8) }, 'statsd: listening on unix datagram socket');
-  return {
-    address: path,
-    close: async () => {
-      socket.close();
-      removeStaleSocket(path);
-    },
-  };
+  return listener;
 }
 
 /** A socket file left by a previous run would make bind fail; anything else at that path is left alone. */
