@@ -83,8 +83,9 @@ describe('statsd receiver in the daemon, to the prometheus exporter', () => {
     await expectSample('e2e_packed_total', {}, 6);
     await expectSample('e2e_temp', {}, 12.5);
     await expectSample('e2e_users', {}, 2);
-    await expectSample('e2e_lat_milliseconds_count', {}, 3);
-    await expectSample('e2e_lat_milliseconds_sum', {}, 70);
+    // `ms` timers are exposed in the Prometheus base unit: seconds, values scaled.
+    await expectSample('e2e_lat_seconds_count', {}, 3);
+    await expectSample('e2e_lat_seconds_sum', {}, 0.07);
     await expectSample('e2e_size_count', { kind: 'a' }, 2);
     await expectSample('e2e_size_sum', { kind: 'a' }, 300);
     await expectSample('e2e_dist_count', {}, 4);
@@ -93,7 +94,7 @@ describe('statsd receiver in the daemon, to the prometheus exporter', () => {
     await expectSample('e2e_after_bad_total', {}, 1);
     // Classic buckets from the exponential histogram hold every sample.
     const samples = await scrape();
-    const inf = findSample(samples, 'e2e_lat_milliseconds_bucket', { le: '+Inf' });
+    const inf = findSample(samples, 'e2e_lat_seconds_bucket', { le: '+Inf' });
     expect(inf?.value).toBe(3);
 
     const bad = await eventually(async () => ((await daemon.selfMetric('tributary_statsd_bad_lines_total', { receiver: 'statsd' })) === 2 ? 2 : 0));
@@ -124,8 +125,8 @@ describe('statsd receiver in the daemon, to the prometheus exporter', () => {
 
     await expectSample('hs_requests_total', {}, 4);
     await expectSample('hs_queue', {}, 9);
-    await expectSample('hs_render_milliseconds_count', {}, 1);
-    await expectSample('hs_render_milliseconds_sum', {}, 40);
+    await expectSample('hs_render_seconds_count', {}, 1);
+    await expectSample('hs_render_seconds_sum', {}, 0.04);
     await expectSample('hs_visitors', {}, 2);
     await expectSample('hsd_calls_total', { env: 'e2e', route: '/x' }, 7);
     await expectSample('hsd_payload_count', { env: 'e2e', kind: 'b' }, 1);
