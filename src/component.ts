@@ -64,6 +64,11 @@ export interface CreateSettings {
   /** Logger with `component` and `kind` bound. */
   logger: Logger;
   telemetry: PipelineTelemetry;
+  /**
+   * The time an exporter may spend draining its queue on shutdown: the
+   * service's `shutdown_timeout` less a margin for the stages before it.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 /** A network address a component will listen on, declared up front so conflicts are found before anything starts. */

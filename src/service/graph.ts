@@ -55,6 +55,13 @@ export interface Graph {
 export interface GraphDeps {
   telemetry: PipelineTelemetry;
   logger: Logger;
+  /** `service.shutdown_timeout`; exporters get most of it to drain their queues. */
+  shutdownTimeoutMs?: number;
+}
+
+/** Exporters drain last: leave them the shutdown budget minus what receivers and processors typically need. */
+function exporterDrainBudget(shutdownTimeoutMs: number | undefined): number | undefined {
+  return shutdownTimeoutMs === undefined ? undefined : Math.max(0, Math.floor(shutdownTimeoutMs * 0.9) - 250);
 }
 
 function settingsFor(deps: GraphDeps, kind: ComponentKind, id: ComponentId, pipeline = ''): CreateSettings {
@@ -64,6 +71,7 @@ function settingsFor(deps: GraphDeps, kind: ComponentKind, id: ComponentId, pipe
     pipeline,
     telemetry: deps.telemetry,
     logger: deps.logger.child(pipeline ? { kind, component: id.id, pipeline } : { kind, component: id.id }),
+    shutdownTimeoutMs: kind === 'exporter' ? exporterDrainBudget(deps.shutdownTimeoutMs) : undefined,
   };
 }
 

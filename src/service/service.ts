@@ -63,7 +63,7 @@ export class Service {
 
   /** Build and start every pipeline. On failure, what was started is stopped again and the error (naming the component) is thrown. */
   async start(config: TributaryConfig): Promise<void> {
-    const graph = buildGraph(config, { telemetry: this.telemetry, logger: this.logger });
+    const graph = buildGraph(config, { telemetry: this.telemetry, logger: this.logger, shutdownTimeoutMs: config.service.shutdownTimeoutMs });
     this.graph = graph;
     this.current = config;
     try {
@@ -92,7 +92,7 @@ export class Service {
     const old = this.graph;
     const oldConfig = this.current;
     if (!old || !oldConfig || this.state !== 'running') throw new Error(`cannot reload while ${this.state}`);
-    const deps = { telemetry: this.telemetry, logger: this.logger };
+    const deps = { telemetry: this.telemetry, logger: this.logger, shutdownTimeoutMs: config.service.shutdownTimeoutMs };
     const next = buildGraph(config, deps, old);
 
     const removedReceivers = [...old.receivers.values()].filter((n) => next.receivers.get(n.id) !== n);

@@ -45,7 +45,7 @@ export class QueuedExporter implements Exporter {
     this.settings = settings;
     this.cfg = cfg;
     this.sender = sender;
-    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? settings.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     this.obs = new ExporterObs(settings);
     this.breaker = new CircuitBreaker(cfg.circuit_breaker);
     this.breaker.onStateChange((s) => settings.logger.info({ state: s }, 'circuit breaker state changed'));
