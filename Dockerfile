@@ -35,6 +35,12 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 ARG NPM_VERSION
 WORKDIR /app
+# unix-dgram (the StatsD unixgram transport; Node has no unix datagram
+# sockets) is the one approved native build: its toolchain lives in this
+# stage only and never reaches the runtime image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 RUN npm install --global --no-audit --no-fund "npm@${NPM_VERSION}"
 COPY package.json package-lock.json ./
 # `allowScripts` in package.json decides which install scripts may run;
