@@ -14,6 +14,9 @@ import { addExplicit, addExponential, addSample, addValue, newAcc, type Buckets,
 import type { DeltaTracker } from './delta.ts';
 
 export const DAY_MS = 86_400_000;
+/** 10000-01-01T00:00:00Z: timestamps from here on do not fit the ISO text (nor are they real). */
+const MAX_MS = 253_402_300_800_000;
+const MAX_NS = MAX_MS * 1e6;
 
 /** The `metric_points` columns, in COPY order. */
 export const POINT_COLUMNS = [
@@ -141,7 +144,7 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
         for (const p of m.points) {
           const ns = p.timeUnixNano;
           const ms = Math.floor(Math.round(ns / 1e3) / 1e3);
-          if (!(ms >= 0 && ms < 253402300800000)) {
+          if (!(ms >= 0 && ms < MAX_MS)) {
             reject('invalid_time');
             continue;
           }
@@ -158,7 +161,7 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
           const start = p.startTimeUnixNano;
           if (start !== lastStartNs) {
             lastStartNs = start;
-            lastStartTs = start > 0 && start < 253402300800e6 ? timestampText(start) : NULL;
+            lastStartTs = start > 0 && start < MAX_NS ? timestampText(start) : NULL;
           }
           const attrs = p.attributes;
           const attrsJson = jsonOf(attrs);

@@ -80,7 +80,7 @@ describe('postgres sender', () => {
       { tenant_id: 'globex', metric: 'llm.tokens', type: 'sum', n: 1, v: 7 },
     ]);
     const h = await client.query(
-      `SELECT count, sum, min, max, bucket_bounds, bucket_counts, attributes, resource, time FROM ${schema}.metric_points WHERE metric = 'http.latency' AND tenant_id = 'acme'`,
+      `SELECT count, sum, min, max, bucket_bounds, bucket_counts, attributes, resource, time, start_time FROM ${schema}.metric_points WHERE metric = 'http.latency' AND tenant_id = 'acme'`,
     );
     const row = h.rows[0];
     expect(Number(row.count)).toBe(200);
@@ -90,6 +90,7 @@ describe('postgres sender', () => {
     expect(row.attributes).toEqual({ route: '/a' });
     expect(row.resource).toEqual({ 'service.name': 'api', 'tenant.id': 'acme' });
     expect(row.time.getTime()).toBe(base + 10_000);
+    expect(row.start_time.getTime()).toBe(base);
   });
 
   it('rolls up per tenant, metric and attributes, with percentiles within the bucket', async () => {
