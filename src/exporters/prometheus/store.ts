@@ -18,7 +18,8 @@
 import { toBaseUnit, scaleValue } from './units.ts';
 import type { ExpHistogramMetric, HistogramMetric, Metric, MetricsBatch, NumberPoint, SummaryMetric } from '../../model/metrics.ts';
 import { expStateFromPoint, expToClassic, mergeExpState, type ExpState } from './exphistogram.ts';
-import { labelContext, pointLabelBody, targetInfoBody, type LabelContext, type LabelPairs } from './labels.ts';
+import { targetInfoBody } from './labels.ts';
+import { LabelCache, type ContextLabels } from './label-cache.ts';
 import { metricName, type PromKind } from './naming.ts';
 
 export interface SeriesBase {
@@ -94,11 +95,11 @@ export class SeriesStore {
   /** target_info series by label body → last update (ms). */
   readonly targetInfo = new Map<string, number>();
   private readonly opts: StoreOptions;
-  private readonly constPairs: LabelPairs;
+  private readonly labels: LabelCache;
 
   constructor(opts: StoreOptions) {
     this.opts = opts;
-    this.constPairs = Object.entries(opts.constLabels);
+    this.labels = new LabelCache(opts.resourceToTelemetry, Object.entries(opts.constLabels));
   }
 
   /** Number of series held (target_info included). */
@@ -114,7 +115,7 @@ export class SeriesStore {
       const info = targetInfoBody(rm.resource);
       if (info !== undefined) this.targetInfo.set(info, nowMs);
       for (const sm of rm.scopeMetrics) {
-        const ctx = labelContext(rm.resource, sm.scope, this.opts.resourceToTelemetry, this.constPairs);
+        const ctx = this.labels.context(rm.resource, sm.scope);
         for (const m of sm.metrics) this.ingestMetric(m, ctx, nowMs, result);
       }
     }
@@ -162,7 +163,7 @@ export class SeriesStore {
     return f;
   }
 
-  private ingestMetric(m: Metric, ctx: LabelContext, nowMs: number, result: IngestResult): void {
+  private ingestMetric(m: Metric, ctx: ContextLabels, nowMs: number, result: IngestResult): void {
     if (m.points.length === 0) return;
     const base = this.opts.convertToBaseUnits ? toBaseUnit(m.unit) : undefined;
     if (base) {
@@ -190,10 +191,10 @@ export class SeriesStore {
     }
   }
 
-  private ingestNumbers(f: Family, points: NumberPoint[], delta: boolean, ctx: LabelContext, nowMs: number, result: IngestResult): void {
+  private ingestNumbers(f: Family, points: NumberPoint[], delta: boolean, ctx: ContextLabels, nowMs: number, result: IngestResult): void {
     for (const p of points) {
       if (p.flags !== undefined && (p.flags & NO_RECORDED_VALUE) !== 0) continue;
-      const labels = pointLabelBody(p.attributes, ctx);
+      const labels = ctx.body(p.attributes);
       const s = f.series.get(labels) as NumberSeries | undefined;
       if (!s) {
         f.series.set(labels, { labels, updatedAt: nowMs, timeNs: p.timeUnixNano, startNs: p.startTimeUnixNano, value: p.value });
@@ -217,7 +218,7 @@ export class SeriesStore {
     }
   }
 
-  private ingestHistogram(m: HistogramMetric, ctx: LabelContext, nowMs: number, result: IngestResult): void {
+  private ingestHistogram(m: HistogramMetric, ctx: ContextLabels, nowMs: number, result: IngestResult): void {
     const f = this.family(m, 'histogram', false, result);
     if (!f) return;
     const delta = m.temporality === 'delta';
@@ -227,7 +228,7 @@ export class SeriesStore {
         reject(result, 1, 'malformed');
         continue;
       }
-      const labels = pointLabelBody(p.attributes, ctx, 'le');
+      const labels = ctx.body(p.attributes, 'le');
       const s = f.series.get(labels) as HistogramSeries | undefined;
       const bounds = p.explicitBounds;
       if (s && delta && s.explicitCounts && sameBounds(s.bounds, bounds)) {
@@ -266,13 +267,13 @@ export class SeriesStore {
     }
   }
 
-  private ingestExpHistogram(m: ExpHistogramMetric, ctx: LabelContext, nowMs: number, result: IngestResult, unitFactor = 1): void {
+  private ingestExpHistogram(m: ExpHistogramMetric, ctx: ContextLabels, nowMs: number, result: IngestResult, unitFactor = 1): void {
     const f = this.family(m, 'histogram', false, result);
     if (!f) return;
     const delta = m.temporality === 'delta';
     for (const p of m.points) {
       if (p.flags !== undefined && (p.flags & NO_RECORDED_VALUE) !== 0) continue;
-      const labels = pointLabelBody(p.attributes, ctx, 'le');
+      const labels = ctx.body(p.attributes, 'le');
       const s = f.series.get(labels) as HistogramSeries | undefined;
       if (s && !delta && p.timeUnixNano < s.timeNs) {
         reject(result, 1, 'out_of_order');
@@ -309,12 +310,12 @@ export class SeriesStore {
     }
   }
 
-  private ingestSummary(m: SummaryMetric, ctx: LabelContext, nowMs: number, result: IngestResult): void {
+  private ingestSummary(m: SummaryMetric, ctx: ContextLabels, nowMs: number, result: IngestResult): void {
     const f = this.family(m, 'summary', false, result);
     if (!f) return;
     for (const p of m.points) {
       if (p.flags !== undefined && (p.flags & NO_RECORDED_VALUE) !== 0) continue;
-      const labels = pointLabelBody(p.attributes, ctx, 'quantile');
+      const labels = ctx.body(p.attributes, 'quantile');
       const s = f.series.get(labels);
       if (s && p.timeUnixNano < s.timeNs) {
         reject(result, 1, 'out_of_order');
