@@ -119,21 +119,25 @@ export class Service {
     // close the others, and flush; then the successors start and adopt what was parked.
     const handedOver = intersect(listenKeys(oldConfig, removedReceivers), listenKeys(config, freshReceivers));
     wantParked(this.host, handedOver);
+    let receiverFailure: unknown;
     try {
       await shutdownReceivers(removedReceivers, this.logger);
       for (const n of keptReceivers) n.fanout.setPipelines(receiverTargets(config, next, n.id));
       this.graph = next;
       this.current = config;
       await startGraph(next, this.host);
-    } finally {
-      // Only a receiver that failed to start leaves a listener behind.
-      const closed = await closeUnadopted(this.host);
-      if (closed.length > 0) this.logger.warn({ listeners: closed }, 'listeners parked for a successor that did not take them were closed');
+    } catch (err) {
+      receiverFailure = err;
     }
+    // Only a receiver that failed to start leaves a listener behind.
+    const closed = await closeUnadopted(this.host);
+    if (closed.length > 0) this.logger.warn({ listeners: closed }, 'listeners parked for a successor that did not take them were closed');
 
-    // Drain what was replaced, front to back, into exporters that are still running.
+    // Drain what was replaced, front to back, into exporters that are still running
+    // (also after a receiver failed to start: what the replaced ones accepted must not stay stuck).
     await shutdownPipelines(removedPipelines, this.logger);
     await shutdownExporters(removedExporters, this.logger);
+    if (receiverFailure !== undefined) throw receiverFailure;
 
     this.logger.info(
       {
