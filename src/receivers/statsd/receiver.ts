@@ -104,7 +104,8 @@ export class StatsdReceiver implements Receiver {
     listener.adjust(opts);
     this.listener = listener;
     if (parked.dropped > 0) {
-      this.obs.refusedRequest('reload_hold_full');
+      // One refused request per datagram, as for any datagram not read (a flood during the handover; rare).
+      for (let i = 0; i < parked.dropped; i++) this.obs.refusedRequest('reload_hold_full');
       this.settings.logger.warn({ datagrams: parked.dropped }, 'statsd: datagrams dropped while the socket was handed over (hold full)');
     }
     this.settings.logger.info({ address: listener.address }, 'statsd: took over the listening socket');
