@@ -38,6 +38,7 @@ const exporters: Record<string, Loader<ExporterFactory>> = {
   cloudwatch: async () => (await import('./exporters/cloudwatch/factory.ts')).cloudwatchExporterFactory,
   postgres: async () => (await import('./exporters/postgres/factory.ts')).postgresExporterFactory,
   debug: async () => (await import('./exporters/debug/factory.ts')).debugExporterFactory,
+  file: async () => (await import('./exporters/file/factory.ts')).fileExporterFactory,
 };
 
 /** Older otelcol names still accepted (CONTRACT §3). */
