@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { TributaryError } from '../errors.ts';
-import { countPoints } from '../model/metrics.ts';
+import { countPoints, type MetricsBatch } from '../model/metrics.ts';
 import { decodeExportRequest, decodeExportRequestJson, newDecodeIssues } from './decode.ts';
 import {
   decodeExportResponse,
@@ -42,6 +42,67 @@ describe('OTLP protobuf codec', () => {
     const issues = newDecodeIssues();
     expect(decodeExportRequest(bytes, issues)).toEqual(everyTypeBatch());
     expect(issues.rejectedPoints).toBe(0);
+  });
+
+  it('gives every decode of repeated attribute bytes its own, equal attributes (the attribute-block cache)', () => {
+    const batch = (): MetricsBatch => ({
+      resourceMetrics: [
+        {
+          resource: { attributes: {} },
+          scopeMetrics: [
+            {
+              scope: { name: '', version: '', attributes: {} },
+              metrics: [
+                {
+                  name: 'm',
+                  description: '',
+                  unit: '',
+                  type: 'gauge' as const,
+                  points: [
+                    { attributes: { a: 'x', n: 1, b: true, z: null }, startTimeUnixNano: 0, timeUnixNano: 1, value: 1, isInt: false, flags: 0 },
+                    { attributes: { a: 'x', n: 1, b: true, z: null }, startTimeUnixNano: 0, timeUnixNano: 1, value: 2, isInt: false, flags: 0 },
+                    { attributes: { list: ['x'], kv: { k: 'v' }, raw: new Uint8Array([1]) }, startTimeUnixNano: 0, timeUnixNano: 1, value: 3, isInt: false, flags: 0 },
+                    { attributes: { list: ['x'], kv: { k: 'v' }, raw: new Uint8Array([1]) }, startTimeUnixNano: 0, timeUnixNano: 1, value: 4, isInt: false, flags: 0 },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const bytes = encodeExportRequest(batch());
+    const first = decodeExportRequest(bytes);
+    const points = first.resourceMetrics[0].scopeMetrics[0].metrics[0].points;
+    expect(first).toEqual(batch());
+    expect(points[0].attributes).not.toBe(points[1].attributes);
+    expect(points[2].attributes.list).not.toBe(points[3].attributes.list);
+    // The owner of a decoded batch may edit it; later decodes of the same bytes must not see that.
+    points[0].attributes.a = 'edited';
+    delete points[1].attributes.n;
+    (points[2].attributes.list as string[]).push('y');
+    expect(decodeExportRequest(Buffer.from(bytes))).toEqual(batch());
+  });
+
+  it('decodes attributes interleaved with other fields and duplicate keys the same as one run', () => {
+    // NumberDataPoint: attributes (7) a=1, time (3), attributes (7) b=2, a=3; a later duplicate wins.
+    const kv = (k: string, v: string) => {
+      const any = Buffer.concat([Buffer.from([0x0a, v.length]), Buffer.from(v)]);
+      const body = Buffer.concat([Buffer.from([0x0a, k.length]), Buffer.from(k), Buffer.from([0x12, any.length]), any]);
+      return Buffer.concat([Buffer.from([0x3a, body.length]), body]);
+    };
+    const time = Buffer.from([0x19, 5, 0, 0, 0, 0, 0, 0, 0, 0x21, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]);
+    const point = Buffer.concat([kv('a', '1'), time, kv('b', '2'), kv('a', '3')]);
+    const gauge = Buffer.concat([Buffer.from([0x0a, point.length]), point]);
+    const metric = Buffer.concat([Buffer.from([0x0a, 1, 0x67, 0x2a, gauge.length]), gauge]);
+    const sm = Buffer.concat([Buffer.from([0x12, metric.length]), metric]);
+    const rm = Buffer.concat([Buffer.from([0x12, sm.length]), sm]);
+    const req = Buffer.concat([Buffer.from([0x0a, rm.length]), rm]);
+    for (let i = 0; i < 2; i++) {
+      const p = decodeExportRequest(req).resourceMetrics[0].scopeMetrics[0].metrics[0].points[0];
+      expect(p.attributes).toEqual({ a: '3', b: '2' });
+      expect(p).toMatchObject({ timeUnixNano: 5, value: 1 });
+    }
   });
 
   it('agrees with protobufjs on the wire format', () => {

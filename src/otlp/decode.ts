@@ -232,7 +232,7 @@ function readPointsContainer(r: WireReader, end: number, type: Metric['type'], i
 }
 
 function readNumberPoint(r: WireReader, end: number, issues: DecodeIssues): NumberPoint | undefined {
-  const attributes: Attributes = {};
+  let attributes: Attributes | undefined;
   let startTimeUnixNano = 0;
   let timeUnixNano = 0;
   let value = 0;
@@ -259,7 +259,7 @@ function readNumberPoint(r: WireReader, end: number, issues: DecodeIssues): Numb
         hasValue = true;
         break;
       case 0x3a:
-        readKeyValue(r, r.delimitedEnd(), attributes, 0);
+        attributes = readPointAttributes(r, end, 0x3a, attributes);
         break;
       case 0x40:
         flags = r.uint32();
@@ -269,6 +269,7 @@ function readNumberPoint(r: WireReader, end: number, issues: DecodeIssues): Numb
     }
   }
   expectEnd(r, end);
+  attributes ??= {};
   if (!hasValue) {
     if ((flags & FLAG_NO_RECORDED_VALUE) === 0) {
       rejectPoints(issues, 1, 'number data point has no value');
@@ -280,7 +281,7 @@ function readNumberPoint(r: WireReader, end: number, issues: DecodeIssues): Numb
 }
 
 function readHistogramPoint(r: WireReader, end: number, issues: DecodeIssues): HistogramPoint | undefined {
-  const attributes: Attributes = {};
+  let attributes: Attributes | undefined;
   let startTimeUnixNano = 0;
   let timeUnixNano = 0;
   let count = 0;
@@ -318,7 +319,7 @@ function readHistogramPoint(r: WireReader, end: number, issues: DecodeIssues): H
         explicitBounds.push(r.double());
         break;
       case 0x4a:
-        readKeyValue(r, r.delimitedEnd(), attributes, 0);
+        attributes = readPointAttributes(r, end, 0x4a, attributes);
         break;
       case 0x50:
         flags = r.uint32();
@@ -334,6 +335,7 @@ function readHistogramPoint(r: WireReader, end: number, issues: DecodeIssues): H
     }
   }
   expectEnd(r, end);
+  attributes ??= {};
   if (bucketCounts.length !== explicitBounds.length + 1) {
     if (bucketCounts.length === 0 && explicitBounds.length === 0) {
       // OTLP allows a histogram without buckets; the model keeps one +Inf bucket holding the count.
@@ -347,7 +349,7 @@ function readHistogramPoint(r: WireReader, end: number, issues: DecodeIssues): H
 }
 
 function readExpHistogramPoint(r: WireReader, end: number): ExpHistogramPoint {
-  const attributes: Attributes = {};
+  let attributes: Attributes | undefined;
   let startTimeUnixNano = 0;
   let timeUnixNano = 0;
   let count = 0;
@@ -364,7 +366,7 @@ function readExpHistogramPoint(r: WireReader, end: number): ExpHistogramPoint {
     const tag = r.uint32();
     switch (tag) {
       case 0x0a:
-        readKeyValue(r, r.delimitedEnd(), attributes, 0);
+        attributes = readPointAttributes(r, end, 0x0a, attributes);
         break;
       case 0x11:
         startTimeUnixNano = r.fixed64();
@@ -410,7 +412,7 @@ function readExpHistogramPoint(r: WireReader, end: number): ExpHistogramPoint {
   }
   expectEnd(r, end);
   return {
-    attributes,
+    attributes: attributes ?? {},
     startTimeUnixNano,
     timeUnixNano,
     flags,
@@ -447,7 +449,7 @@ function readExpBuckets(r: WireReader, end: number): ExpBuckets {
 }
 
 function readSummaryPoint(r: WireReader, end: number): SummaryPoint {
-  const attributes: Attributes = {};
+  let attributes: Attributes | undefined;
   let startTimeUnixNano = 0;
   let timeUnixNano = 0;
   let count = 0;
@@ -484,7 +486,7 @@ function readSummaryPoint(r: WireReader, end: number): SummaryPoint {
         break;
       }
       case 0x3a:
-        readKeyValue(r, r.delimitedEnd(), attributes, 0);
+        attributes = readPointAttributes(r, end, 0x3a, attributes);
         break;
       case 0x40:
         flags = r.uint32();
@@ -494,7 +496,7 @@ function readSummaryPoint(r: WireReader, end: number): SummaryPoint {
     }
   }
   expectEnd(r, end);
-  return { attributes, startTimeUnixNano, timeUnixNano, flags, count, sum, quantiles };
+  return { attributes: attributes ?? {}, startTimeUnixNano, timeUnixNano, flags, count, sum, quantiles };
 }
 
 function readPackedFixed64(r: WireReader, into: number[]): number[] {
@@ -509,6 +511,42 @@ function readPackedDouble(r: WireReader, into: number[]): number[] {
   if ((end - r.pos) % 8 !== 0) throw new WireError('packed double length is not a multiple of 8');
   while (r.pos < end) into.push(r.double());
   return into;
+}
+
+/**
+ * A point's attributes, starting at a KeyValue field with the one-byte `tag`
+ * whose tag was just read: the run of consecutive such fields is decoded as
+ * one block. The first run of a point (`into` undefined) goes through the
+ * attribute-block cache (wire.ts): points of the same series repeat the same
+ * bytes in every request, and a hit costs a hash and a compare of the block
+ * plus one object clone, instead of two string look-ups, an AnyValue parse
+ * and a keyed store per attribute (bench/otlp-ingest.ts: decode ~390 → ~150 ns
+ * of CPU per point with 3 attributes). Later runs (attributes interleaved
+ * with other fields, which encoders do not do) are decoded into `into`.
+ */
+function readPointAttributes(r: WireReader, end: number, tag: number, into: Attributes | undefined): Attributes {
+  const start = r.pos - 1;
+  let runEnd = r.delimitedEnd();
+  while (runEnd < end && r.buf[runEnd] === tag) {
+    r.pos = runEnd + 1;
+    runEnd = r.delimitedEnd();
+  }
+  if (into === undefined) {
+    const cached = r.cachedBlock(start, runEnd);
+    if (cached !== undefined) {
+      r.pos = runEnd;
+      return { ...cached };
+    }
+  }
+  const attributes = into ?? {};
+  r.pos = start + 1;
+  for (;;) {
+    readKeyValue(r, r.delimitedEnd(), attributes, 0);
+    if (r.pos >= runEnd) break;
+    r.pos++; // the next field's tag, checked by the scan above
+  }
+  if (into === undefined) r.cacheBlock(start, runEnd, attributes);
+  return attributes;
 }
 
 /** KeyValue { key = 1, value = 2 } into `into`; a later duplicate key wins. */

@@ -19,6 +19,18 @@ const STRING_CACHE_MASK = 4095;
 /** Shared by every reader: at most 4096 short ASCII strings, overwritten on collision. */
 const stringCache: Array<string | undefined> = new Array(STRING_CACHE_MASK + 1).fill(undefined);
 
+const MAX_CACHED_BLOCK = 256;
+const BLOCK_CACHE_MASK = 4095;
+/**
+ * Shared by every reader: decoded attribute blocks (a point's run of KeyValue
+ * fields) by their bytes, direct-mapped, overwritten on collision. Only blocks
+ * whose values are all primitives are kept, so a shallow clone of the
+ * template is a full copy. At most 4096 × 256 bytes plus the templates.
+ */
+const blockBytes: Array<Uint8Array | undefined> = new Array(BLOCK_CACHE_MASK + 1).fill(undefined);
+const blockViews: Array<DataView | undefined> = new Array(BLOCK_CACHE_MASK + 1).fill(undefined);
+const blockTemplates: Array<Record<string, unknown> | undefined> = new Array(BLOCK_CACHE_MASK + 1).fill(undefined);
+
 export class WireReader {
   readonly buf: Uint8Array;
   readonly view: DataView;
@@ -165,6 +177,48 @@ export class WireReader {
     const s = this.text.toString('latin1', start, end);
     stringCache[slot] = s;
     return s;
+  }
+
+  /** Slot of bytes [start, end) in the block cache; hashed four bytes at a time. */
+  private blockSlot(start: number, end: number): number {
+    const view = this.view;
+    let h = end - start;
+    let i = start;
+    for (; i + 4 <= end; i += 4) h = Math.imul(h ^ view.getInt32(i, true), 0x01000193);
+    for (; i < end; i++) h = Math.imul(h ^ this.buf[i], 0x01000193);
+    return (h ^ (h >>> 15)) & BLOCK_CACHE_MASK;
+  }
+
+  /** The template decoded earlier from exactly the bytes [start, end), if still cached. Clone it before use. */
+  cachedBlock<T extends object>(start: number, end: number): T | undefined {
+    const n = end - start;
+    if (n > MAX_CACHED_BLOCK) return undefined;
+    const slot = this.blockSlot(start, end);
+    const bytes = blockBytes[slot];
+    if (bytes === undefined || bytes.length !== n) return undefined;
+    const view = this.view;
+    const other = blockViews[slot]!;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) if (view.getInt32(start + i, true) !== other.getInt32(i, true)) return undefined;
+    for (; i < n; i++) if (this.buf[start + i] !== bytes[i]) return undefined;
+    return blockTemplates[slot] as T;
+  }
+
+  /** Remember what bytes [start, end) decoded to, when all its values are primitives (a shallow clone is then a full copy). */
+  cacheBlock(start: number, end: number, decoded: Record<string, unknown>): void {
+    const n = end - start;
+    if (n > MAX_CACHED_BLOCK) return;
+    for (const k in decoded) {
+      const v = decoded[k];
+      if (typeof v === 'object' && v !== null) return;
+    }
+    const slot = this.blockSlot(start, end);
+    // A copy: Buffer#slice would be a view into the request, whose memory may be pooled and reused.
+    const bytes = new Uint8Array(n);
+    bytes.set(this.buf.subarray(start, end));
+    blockBytes[slot] = bytes;
+    blockViews[slot] = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    blockTemplates[slot] = { ...decoded };
   }
 
   /** A copy of a bytes field (the request buffer is not kept alive by the batch). */
