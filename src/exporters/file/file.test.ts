@@ -5,7 +5,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Exporter } from '../../component.ts';
-import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
+import { countPoints, splitBatch, type MetricsBatch } from '../../model/metrics.ts';
 import { decodeExportRequest, decodeExportRequestJson } from '../../otlp/decode.ts';
 import { encodeExportRequestJson } from '../../otlp/encode.ts';
 import { everyTypeBatch } from '../../otlp/testdata.ts';
@@ -13,7 +13,7 @@ import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
 import { gaugeBatch, until, valuesOf } from '../helper/testing.ts';
 import { fileConfigSchema, validateFileConfig } from './config.ts';
-import { splitLengthPrefixed } from './encode.ts';
+import { MAX_POINTS_PER_MESSAGE, splitLengthPrefixed } from './encode.ts';
 import { fileExporterFactory } from './factory.ts';
 import { backupPath, formatBackupStamp, listBackups, parseBackupStamp } from './rotation.ts';
 
@@ -113,6 +113,20 @@ describe('file exporter writes', () => {
     expect(sent(s)).toBe(countPoints(everyTypeBatch()) + 3);
     expect(s.telemetry.exporterFailed.sum({ exporter: 'file' })).toBe(0);
     expect(statSync(path).mode & 0o777).toBe(0o640 & ~process.umask());
+  });
+
+  it('a batch larger than MAX_POINTS_PER_MESSAGE becomes several lines, each a whole request, together and in order', async () => {
+    const path = join(tempDir(), 'split.json');
+    const s = await startExporter({ path });
+    const n = MAX_POINTS_PER_MESSAGE * 2 + 5;
+    await s.exporter.consume(gaugeBatch(n));
+    await s.exporter.consume(gaugeBatch(1, n));
+    await stop(s.exporter);
+    const expected = [...splitBatch(gaugeBatch(n), MAX_POINTS_PER_MESSAGE), gaugeBatch(1, n)].map(encodeExportRequestJson);
+    expect(expected).toHaveLength(4);
+    expect(lines(path)).toEqual(expected);
+    expect(lines(path).flatMap((l) => valuesOf(decodeExportRequestJson(l)))).toEqual(Array.from({ length: n + 1 }, (_, i) => i));
+    expect(sent(s)).toBe(n + 1);
   });
 
   it('proto: each message behind a 4-byte big-endian length; zstd compresses each message', async () => {
