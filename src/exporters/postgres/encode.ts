@@ -1,17 +1,24 @@
 /**
  * Model → rows, in one pass over the batch: the COPY text for
- * `metric_points`, the rollup contributions per series and period, the days
- * the batch touches (so partitions exist before the COPY), and a content id
- * that is the same for the same batch on every attempt, also after a
- * restart (it keys exactly-once delivery).
+ * `metric_points` (written as UTF-8 straight into one Buffer), the rollup
+ * parts per series and part period (parts.ts), the days the batch touches
+ * (so partitions exist before the COPY), and a content id that is the same
+ * for the same batch on every attempt, also after a restart (it keys
+ * exactly-once delivery): the SHA-256 of the points' COPY bytes.
  *
- * Hot path: per point, a few string concatenations and at most one
- * JSON.stringify; everything per resource or per series is computed once.
+ * Hot path: per point, one row string, at most one JSON.stringify and one
+ * series lookup; everything per resource, metric or series is computed once
+ * (series identities are cached across batches), and histogram bounds are
+ * formatted once per run of points that share them.
  */
 import { createHash } from 'node:crypto';
-import type { Attributes, AttributeValue, MetricsBatch, Metric } from '../../model/metrics.ts';
-import { addExplicit, addExponential, addSample, addValue, newAcc, type Buckets, type RollupAcc } from './rollup.ts';
+import type { Attributes, AttributeValue, MetricsBatch } from '../../model/metrics.ts';
+import { addExponential, addSample, type Buckets, type RollupAcc } from './rollup.ts';
 import type { DeltaTracker } from './delta.ts';
+import { allIntegers, arrayText, copyEscape, copyEscapeJson, CopyBuffer, count, NULL, optNum, sameNumbers } from './copytext.ts';
+import { histogramPartText, RollupParts, seriesIdentity, uuidOf, type SeriesIdentity } from './parts.ts';
+
+export { canonicalJson, PART_COLUMNS, type SeriesIdentity } from './parts.ts';
 
 export const DAY_MS = 86_400_000;
 /** 10000-01-01T00:00:00Z: timestamps from here on do not fit the ISO text (nor are they real). */
@@ -57,11 +64,12 @@ export interface RollupEntry {
 
 export interface EncodedBatch {
   batchId: string;
-  copyText: string;
-  /** Rows in `copyText`. */
+  /** COPY text (UTF-8) for `metric_points`. */
+  copy: Buffer;
+  /** Rows in `copy`. */
   rows: number;
   /** COPY text for `metric_rollup_parts`: this batch's rollup contribution per series and part period. */
-  partsText: string;
+  partsCopy: Buffer;
   parts: number;
   /** Points refused before writing (older than retention, invalid time), by reason. */
   rejected: Map<string, number>;
@@ -82,65 +90,45 @@ export interface EncodeOptions {
   retentionCutoffMs: number;
 }
 
-interface SeriesGroup {
-  metric: string;
-  type: string;
-  unit: string;
-  tenantId: string | null;
-  attributes: Attributes;
-  periods: Map<number, RollupAcc>[];
-}
-
-const NULL = '\\N';
+/** Bytes per point of the last batch: sizes the next batch's buffer so it rarely grows. */
+let bytesPerPointHint = 512;
 
 export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: DeltaTracker): EncodedBatch {
-  const lines: string[] = [];
+  let pointCount = 0;
+  for (const rm of batch.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) pointCount += m.points.length;
+  const out = new CopyBuffer(Math.ceil(pointCount * bytesPerPointHint * 1.1));
+  const parts = new RollupParts(opts.partMs);
+  const cache = opts.seriesCache ?? new Map<string, SeriesIdentity>();
   const rejected = new Map<string, number>();
   const days = new Set<number>();
-  const groups = new Map<string, SeriesGroup>();
-  const intervals = [opts.partMs];
   const ta = opts.tenantAttribute;
   const minDay = Math.floor(opts.retentionCutoffMs / DAY_MS); // days < minDay end at or before the cutoff
+  let lastDay = NaN;
   let lastNs = NaN;
   let lastTs = '';
   let lastStartNs = NaN;
   let lastStartTs = NULL;
+  // Histograms of one instrument share their bounds: format them once.
+  let lastBounds: number[] | null = null;
+  let lastBoundsText = '';
   const reject = (reason: string) => rejected.set(reason, (rejected.get(reason) ?? 0) + 1);
-  const group = (metric: Metric, tenantId: string | null, attrsJson: string, attrs: Attributes): SeriesGroup => {
-    const key = metric.name + '\u0001' + (tenantId ?? '\u0002') + '\u0001' + attrsJson;
-    let g = groups.get(key);
-    if (g === undefined) {
-      g = { metric: metric.name, type: metric.type, unit: metric.unit, tenantId, attributes: attrs, periods: intervals.map(() => new Map()) };
-      groups.set(key, g);
-    }
-    return g;
-  };
-  const accs = (g: SeriesGroup, ms: number): RollupAcc[] => {
-    const out: RollupAcc[] = new Array(intervals.length);
-    for (let i = 0; i < intervals.length; i++) {
-      const start = ms - mod(ms, intervals[i]);
-      let acc = g.periods[i].get(start);
-      if (acc === undefined) {
-        acc = newAcc();
-        g.periods[i].set(start, acc);
-      }
-      out[i] = acc;
-    }
-    return out;
-  };
 
   for (const rm of batch.resourceMetrics) {
     const resourceAttrs = rm.resource.attributes;
     const resourceJson = jsonOf(resourceAttrs);
-    const resourceCopy = copyEscapeJson(resourceJson);
     const rt = resourceAttrs[ta];
     const resourceTenant = rt === undefined || rt === null ? null : tenantString(rt);
+    // The row's last three columns when the point names no tenant of its own.
+    const resourceTail = '\t' + copyEscapeJson(resourceJson) + '\t' + (resourceTenant === null ? NULL : copyEscape(resourceTenant)) + '\n';
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
         const metricCopy = copyEscape(m.name);
         const unitCopy = copyEscape(m.unit);
         const temporality = m.type === 'gauge' || m.type === 'summary' ? NULL : m.temporality;
         const head = '\t' + metricCopy + '\t' + m.type + '\t' + unitCopy + '\t' + temporality + '\t';
+        const series = parts.metric(m.name);
+        const partHead = metricCopy + '\t';
+        const partTypeUnit = m.type + '\t' + unitCopy + '\t';
         for (const p of m.points) {
           const ns = p.timeUnixNano;
           const ms = Math.floor(Math.round(ns / 1e3) / 1e3);
@@ -149,11 +137,14 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
             continue;
           }
           const day = Math.floor(ms / DAY_MS);
-          if (day < minDay) {
-            reject('expired');
-            continue;
+          if (day !== lastDay) {
+            if (day < minDay) {
+              reject('expired');
+              continue;
+            }
+            days.add(day);
+            lastDay = day;
           }
-          days.add(day);
           if (ns !== lastNs) {
             lastNs = ns;
             lastTs = timestampText(ns);
@@ -173,46 +164,49 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
             case 'gauge':
             case 'sum': {
               const np = p as (typeof m.points)[number];
-              body = (noValue ? NULL : num(np.value)) + '\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N';
-              if (noValue || !Number.isFinite(np.value)) break;
-              const g = group(m, tenantId, attrsJson, attrs);
+              const v = np.value;
+              const valueText = noValue ? NULL : num(v);
+              body = valueText + '\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N';
+              if (noValue || !Number.isFinite(v)) break;
               if (m.type === 'gauge' || !m.monotonic) {
+                const slot = parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit);
                 // Gauges, and sums that go up and down (levels, not increments): percentiles of the samples.
-                if (m.type === 'sum' && m.temporality === 'delta') for (const a of accs(g, ms)) addValue(a, np.value);
-                else for (const a of accs(g, ms)) addSample(a, np.value);
+                if (m.type === 'sum' && m.temporality === 'delta') parts.addValue(slot, v, valueText);
+                else addSample(parts.acc(slot), v);
               } else if (m.temporality === 'delta') {
-                for (const a of accs(g, ms)) addValue(a, np.value);
+                parts.addValue(parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit), v, valueText);
               } else {
-                const d = deltas.sum(m.name + '\u0001' + resourceJson + '\u0001' + attrsJson, start, ns, np.value);
-                if (d !== undefined) for (const a of accs(g, ms)) addValue(a, d);
+                const d = deltas.sum(m.name + '\u0001' + resourceJson + '\u0001' + attrsJson, start, ns, v);
+                if (d !== undefined) parts.addValue(parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit), d, String(d));
               }
               break;
             }
             case 'histogram': {
               const hp = p as (typeof m.points)[number];
+              const bounds = hp.explicitBounds;
+              if (bounds !== lastBounds) {
+                if (lastBounds === null || !sameNumbers(bounds, lastBounds)) lastBoundsText = arrayText(bounds, false);
+                lastBounds = bounds;
+              }
+              const countText = count(hp.count);
+              const sumText = optNum(hp.sum);
+              const countsText = arrayText(hp.bucketCounts, true);
               body =
-                '\\N\t' +
-                count(hp.count) +
-                '\t' +
-                optNum(hp.sum) +
-                '\t' +
-                optNum(hp.min) +
-                '\t' +
-                optNum(hp.max) +
-                '\t' +
-                arrayText(hp.explicitBounds, false) +
-                '\t' +
-                arrayText(hp.bucketCounts, true) +
-                '\t\\N\t\\N\t\\N';
+                '\\N\t' + countText + '\t' + sumText + '\t' + optNum(hp.min) + '\t' + optNum(hp.max) + '\t' + lastBoundsText + '\t' + countsText + '\t\\N\t\\N\t\\N';
               if (noValue || hp.count <= 0) break;
-              const g = group(m, tenantId, attrsJson, attrs);
               if (m.temporality === 'delta') {
-                for (const a of accs(g, ms)) addExplicit(a, { count: hp.count, sum: hp.sum, min: hp.min, max: hp.max, bounds: hp.explicitBounds, counts: hp.bucketCounts });
+                const slot = parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit);
+                const h = { count: hp.count, sum: hp.sum, min: hp.min, max: hp.max, bounds, counts: hp.bucketCounts };
+                // The part prints counts unrounded (double precision[]): the point's text serves when they are integers.
+                const partCounts = allIntegers(hp.bucketCounts) ? countsText : arrayText(hp.bucketCounts, false);
+                parts.addExplicit(slot, h, histogramPartText(h, lastBoundsText, partCounts));
               } else {
-                const out = { counts: [] as number[] };
-                const d = deltas.explicit(m.name + '\u0001' + resourceJson + '\u0001' + attrsJson, hp, out);
+                const outCounts = { counts: [] as number[] };
+                const d = deltas.explicit(m.name + '\u0001' + resourceJson + '\u0001' + attrsJson, hp, outCounts);
                 if (d !== undefined && d.count > 0) {
-                  for (const a of accs(g, ms)) addExplicit(a, { count: d.count, sum: d.sum, min: d.min, max: d.max, bounds: hp.explicitBounds, counts: out.counts });
+                  const slot = parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit);
+                  const h = { count: d.count, sum: d.sum, min: d.min, max: d.max, bounds, counts: outCounts.counts };
+                  parts.addExplicit(slot, h, histogramPartText(h, lastBoundsText, arrayText(outCounts.counts, false)));
                 }
               }
               break;
@@ -239,14 +233,14 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
                 count(ep.zeroCount) +
                 '\t\\N';
               if (noValue || ep.count <= 0) break;
-              const g = group(m, tenantId, attrsJson, attrs);
               if (m.temporality === 'delta') {
-                for (const a of accs(g, ms)) addExponential(a, ep);
+                addExponential(parts.acc(parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit)), ep);
               } else {
-                const out = { zeroCount: 0, positive: ep.positive, negative: ep.negative };
-                const d = deltas.exponential(m.name + '\u0001' + resourceJson + '\u0001' + attrsJson, ep, out);
+                const outBuckets = { zeroCount: 0, positive: ep.positive, negative: ep.negative };
+                const d = deltas.exponential(m.name + '\u0001' + resourceJson + '\u0001' + attrsJson, ep, outBuckets);
                 if (d !== undefined && d.count > 0) {
-                  for (const a of accs(g, ms)) addExponential(a, { ...d, scale: ep.scale, zeroCount: out.zeroCount, positive: out.positive, negative: out.negative });
+                  const acc = parts.acc(parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit));
+                  addExponential(acc, { ...d, scale: ep.scale, zeroCount: outBuckets.zeroCount, positive: outBuckets.positive, negative: outBuckets.negative });
                 }
               }
               break;
@@ -273,158 +267,35 @@ export function encodeBatch(batch: MetricsBatch, opts: EncodeOptions, deltas: De
                 '\t\\N\t\\N\t\\N\t\\N\t' +
                 copyEscapeJson(JSON.stringify(q, finiteOrString));
               if (noValue || sp.count <= 0) break;
-              const g = group(m, tenantId, attrsJson, attrs);
-              for (const a of accs(g, ms)) {
-                a.count += sp.count;
-                a.sum = (a.sum ?? 0) + sp.sum;
-                if (qmin !== undefined && (a.min === null || qmin < a.min)) a.min = qmin;
-                if (qmax !== undefined && (a.max === null || qmax > a.max)) a.max = qmax;
-              }
+              const a = parts.acc(parts.slot(series, seriesIdentity(cache, tenantId, attrsJson, attrs), ms, partHead, partTypeUnit));
+              a.count += sp.count;
+              a.sum = (a.sum ?? 0) + sp.sum;
+              if (qmin !== undefined && (a.min === null || qmin < a.min)) a.min = qmin;
+              if (qmax !== undefined && (a.max === null || qmax > a.max)) a.max = qmax;
               break;
             }
           }
-          lines.push(lastTs + '\t' + lastStartTs + head + body + '\t' + copyEscapeJson(attrsJson) + '\t' + resourceCopy + '\t' + (tenantId === null ? NULL : copyEscape(tenantId)) + '\n');
+          const tail =
+            tenantId === resourceTenant ? resourceTail : '\t' + copyEscapeJson(resourceJson) + '\t' + (tenantId === null ? NULL : copyEscape(tenantId)) + '\n';
+          out.line(lastTs + '\t' + lastStartTs + head + body + '\t' + copyEscapeJson(attrsJson) + tail);
         }
       }
     }
   }
 
-  const copyText = lines.join('');
-  const parts = finishRollups(groups, intervals, opts.seriesCache ?? new Map());
+  if (out.rows > 0) bytesPerPointHint = Math.ceil(out.length / out.rows);
+  const copy = out.bytes();
+  const partsCopy = parts.copy();
   return {
-    batchId: uuidOf(createHash('sha256').update(copyText).digest()),
-    copyText,
-    rows: lines.length,
-    partsText: partsCopyText(parts),
-    parts: parts.length,
+    // The id hashes the exact bytes sent (the same text as before they were written straight into a Buffer).
+    batchId: uuidOf(createHash('sha256').update(copy).digest()),
+    copy,
+    rows: out.rows,
+    partsCopy: partsCopy.bytes(),
+    parts: partsCopy.rows,
     rejected,
     days,
   };
-}
-
-export interface SeriesIdentity {
-  attributesJson: string;
-  seriesId: string;
-}
-
-/** The `metric_rollup_parts` columns, in COPY order. */
-export const PART_COLUMNS = [
-  'metric',
-  'series_id',
-  'part_start',
-  'part_ms',
-  'tenant_id',
-  'attributes',
-  'type',
-  'unit',
-  'count',
-  'sum',
-  'min',
-  'max',
-  'bucket_bounds',
-  'bucket_counts',
-  'exp_scale',
-  'exp_zero_count',
-  'exp_positive_offset',
-  'exp_positive_counts',
-  'exp_negative_offset',
-  'exp_negative_counts',
-] as const;
-
-function partsCopyText(parts: RollupEntry[]): string {
-  let out = '';
-  for (const e of parts) {
-    const a = e.acc;
-    const explicit = a.kind === 'explicit';
-    const exp = a.kind === 'exponential';
-    out +=
-      copyEscape(e.metric) +
-      '\t' +
-      e.seriesId +
-      '\t' +
-      new Date(e.periodStartMs).toISOString() +
-      '\t' +
-      e.periodMs +
-      '\t' +
-      (e.tenantId === null ? NULL : copyEscape(e.tenantId)) +
-      '\t' +
-      copyEscapeJson(e.attributesJson) +
-      '\t' +
-      e.type +
-      '\t' +
-      copyEscape(e.unit) +
-      '\t' +
-      a.count +
-      '\t' +
-      optNum(a.sum) +
-      '\t' +
-      optNum(a.min) +
-      '\t' +
-      optNum(a.max) +
-      '\t' +
-      (explicit ? arrayText(a.bounds!, false) : NULL) +
-      '\t' +
-      (explicit ? arrayText(a.bucketCounts!, false) : NULL) +
-      '\t' +
-      (exp ? a.scale : NULL) +
-      '\t' +
-      (exp ? a.zeroCount : NULL) +
-      '\t' +
-      (exp ? a.positive.offset : NULL) +
-      '\t' +
-      (exp ? arrayText(a.positive.bucketCounts, false) : NULL) +
-      '\t' +
-      (exp ? a.negative.offset : NULL) +
-      '\t' +
-      (exp ? arrayText(a.negative.bucketCounts, false) : NULL) +
-      '\n';
-  }
-  return out;
-}
-
-/** Per series (metric + tenant + canonical attributes) and period, merging groups that differ only in key order. */
-function finishRollups(groups: Map<string, SeriesGroup>, intervals: number[], cache: Map<string, SeriesIdentity>): RollupEntry[] {
-  const out = new Map<string, RollupEntry>();
-  for (const [groupKey, g] of groups) {
-    // The series identity ignores the metric name (part of the key already): cache by the rest of the group key.
-    const idKey = groupKey.slice(g.metric.length + 1);
-    let ident = cache.get(idKey);
-    if (ident === undefined) {
-      const json = canonicalJson(g.attributes);
-      ident = { attributesJson: json, seriesId: uuidOf(createHash('md5').update((g.tenantId ?? '\u0000') + '\u0001' + json).digest()) };
-      if (cache.size >= 200_000) cache.clear();
-      cache.set(idKey, ident);
-    }
-    const { attributesJson, seriesId } = ident;
-    for (let i = 0; i < intervals.length; i++) {
-      for (const [periodStartMs, acc] of g.periods[i]) {
-        const key = g.metric + '\u0001' + intervals[i] + '\u0001' + periodStartMs + '\u0001' + seriesId;
-        const existing = out.get(key);
-        if (existing === undefined) {
-          out.set(key, { metric: g.metric, type: g.type, unit: g.unit, periodMs: intervals[i], periodStartMs, tenantId: g.tenantId, attributesJson, seriesId, acc });
-        } else {
-          mergeInto(existing.acc, acc);
-        }
-      }
-    }
-  }
-  return [...out.values()];
-}
-
-function mergeInto(into: RollupAcc, from: RollupAcc): void {
-  if (from.kind === 'explicit') addExplicit(into, { count: from.count, sum: from.sum, min: from.min, max: from.max, bounds: from.bounds!, counts: from.bucketCounts! });
-  else if (from.kind === 'exponential') addExponential(into, from);
-  else {
-    into.count += from.count;
-    if (from.sum !== null) into.sum = (into.sum ?? 0) + from.sum;
-    if (from.min !== null && (into.min === null || from.min < into.min)) into.min = from.min;
-    if (from.max !== null && (into.max === null || from.max > into.max)) into.max = from.max;
-  }
-}
-
-function mod(a: number, b: number): number {
-  const r = a % b;
-  return r < 0 ? r + b : r;
 }
 
 function tenantString(v: AttributeValue): string {
@@ -445,25 +316,6 @@ export function timestampText(ns: number): string {
 function num(v: number): string {
   // Postgres reads NaN, Infinity and -Infinity as JS prints them.
   return String(v);
-}
-
-function optNum(v: number | undefined | null): string {
-  return v === undefined || v === null ? NULL : String(v);
-}
-
-/** bigint columns: counts may be weights (sampled StatsD), stored rounded. */
-function count(v: number): string {
-  return Number.isInteger(v) ? String(v) : String(Math.round(v));
-}
-
-function arrayText(values: number[], integers: boolean): string {
-  if (values.length === 0) return '{}';
-  let s = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) s += ',';
-    s += integers ? count(values[i]) : String(values[i]);
-  }
-  return s + '}';
 }
 
 /**
@@ -502,7 +354,7 @@ export function expToExplicit(scale: number, zeroCount: number, zeroThreshold: n
   return { bounds, counts };
 }
 
-// ---- JSON and COPY text escaping ----------------------------------------
+// ---- JSON ------------------------------------------------------------------
 
 /** JSON for a jsonb column: bytes as base64, no NUL escapes (jsonb refuses \u0000). */
 export function jsonOf(attrs: Attributes): string {
@@ -535,40 +387,4 @@ function finiteOrString(_key: string, v: unknown): unknown {
 
 function jsonSafe(v: AttributeValue): unknown {
   return JSON.parse(JSON.stringify(v, jsonReplacer));
-}
-
-/** JSON with keys sorted at every level: the same attribute set always gives the same text. */
-export function canonicalJson(attrs: Attributes): string {
-  let s = JSON.stringify(sortKeys(attrs));
-  if (s.includes('\\u0000')) s = s.replace(/\\u0000/g, '');
-  return s;
-}
-
-function sortKeys(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (typeof v === 'object' && v !== null) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
-    return out;
-  }
-  return v;
-}
-
-/** COPY text format: JSON never holds raw tabs or newlines, only backslashes to double. */
-function copyEscapeJson(s: string): string {
-  return s.includes('\\') ? s.replace(/\\/g, '\\\\') : s;
-}
-
-const NEEDS_ESCAPE = /[\\\t\n\r\u0000]/;
-
-function copyEscape(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(/[\\\t\n\r\u0000]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : ''));
-}
-
-function uuidOf(digest: Buffer): string {
-  const h = digest.subarray(0, 16).toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

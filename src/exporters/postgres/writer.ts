@@ -130,11 +130,11 @@ export class Writer {
     }
     if (batch.rows > 0) {
       const copy = client.query(copyFrom(this.copySql));
-      await pipeline(Readable.from([Buffer.from(batch.copyText, 'utf8')]), copy);
+      await pipeline(Readable.from([batch.copy]), copy);
     }
     if (batch.parts > 0) {
       const copy = client.query(copyFrom(this.copyPartsSql));
-      await pipeline(Readable.from([Buffer.from(batch.partsText, 'utf8')]), copy);
+      await pipeline(Readable.from([batch.partsCopy]), copy);
     }
     await client.query('COMMIT');
     return 'written';
