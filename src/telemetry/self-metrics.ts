@@ -43,28 +43,68 @@ function renderValue(v: number): string {
   return String(v);
 }
 
+/**
+ * A metric family: series set on the hot path (`stored`) plus series read
+ * from callbacks at scrape time (`observe`, e.g. queue sizes, CPU seconds).
+ */
 abstract class Family {
   readonly name: string;
   readonly help: string;
   abstract readonly kind: 'counter' | 'gauge';
+  protected readonly stored = new Map<string, Series>();
+  private readonly observed = new Map<string, { labels: Labels; fn: () => number }>();
+
   constructor(name: string, help: string) {
     this.name = name;
     this.help = help;
   }
-  abstract samples(): Series[];
+
+  /** Register a callback read at scrape time for one label set; returns a disposer. */
+  observe(labels: Labels, fn: () => number): () => void {
+    const key = labelKey(labels);
+    const entry = { labels: { ...labels }, fn };
+    this.observed.set(key, entry);
+    return () => {
+      if (this.observed.get(key) === entry) this.observed.delete(key);
+    };
+  }
+
+  protected observedValue(key: string): number | undefined {
+    return this.observed.get(key)?.fn();
+  }
+
+  samples(): Series[] {
+    const out = [...this.stored.values()];
+    for (const { labels, fn } of this.observed.values()) {
+      try {
+        out.push({ labels, value: fn() });
+      } catch {
+        // A callback of a component being torn down: skip it for this scrape.
+      }
+    }
+    return out;
+  }
+
+  /** Sum over every series whose labels include `match`. */
+  sum(match: Labels = {}): number {
+    let total = 0;
+    for (const s of this.samples()) {
+      if (Object.entries(match).every(([k, v]) => s.labels[k] === v)) total += s.value;
+    }
+    return total;
+  }
 }
 
 export class Counter extends Family {
   readonly kind = 'counter' as const;
-  private readonly series = new Map<string, Series>();
 
   /** A handle for one label set; keep it and call `add` on the hot path. */
   bind(labels: Labels = {}): CounterHandle {
     const key = labelKey(labels);
-    let s = this.series.get(key);
+    let s = this.stored.get(key);
     if (!s) {
       s = { labels: { ...labels }, value: 0 };
-      this.series.set(key, s);
+      this.stored.set(key, s);
     }
     const series = s;
     return {
@@ -81,84 +121,30 @@ export class Counter extends Family {
     this.bind(labels).add(n);
   }
 
-  private readonly fns = new Map<string, { labels: Labels; fn: () => number }>();
-
-  /** A counter whose value is read from `fn` at scrape time (e.g. CPU seconds); returns a disposer. */
-  observe(labels: Labels, fn: () => number): () => void {
-    const key = labelKey(labels);
-    const entry = { labels: { ...labels }, fn };
-    this.fns.set(key, entry);
-    return () => {
-      if (this.fns.get(key) === entry) this.fns.delete(key);
-    };
-  }
-
   /** Current value for an exact label set (0 if never counted). */
   get(labels: Labels = {}): number {
-    return this.series.get(labelKey(labels))?.value ?? 0;
-  }
-
-  /** Sum over every series whose labels include `match`. */
-  sum(match: Labels = {}): number {
-    let total = 0;
-    for (const s of this.series.values()) {
-      if (Object.entries(match).every(([k, v]) => s.labels[k] === v)) total += s.value;
-    }
-    return total;
-  }
-
-  samples(): Series[] {
-    const out = [...this.series.values()];
-    for (const { labels, fn } of this.fns.values()) out.push({ labels, value: fn() });
-    return out;
+    const key = labelKey(labels);
+    return this.observedValue(key) ?? this.stored.get(key)?.value ?? 0;
   }
 }
 
 export class Gauge extends Family {
   readonly kind = 'gauge' as const;
-  private readonly fns = new Map<string, { labels: Labels; fn: () => number }>();
-  private readonly values = new Map<string, Series>();
-
-  /** Register a callback read at scrape time; returns a disposer. */
-  observe(labels: Labels, fn: () => number): () => void {
-    const key = labelKey(labels);
-    const entry = { labels: { ...labels }, fn };
-    this.fns.set(key, entry);
-    return () => {
-      if (this.fns.get(key) === entry) this.fns.delete(key);
-    };
-  }
 
   set(labels: Labels, value: number): void {
     const key = labelKey(labels);
-    const s = this.values.get(key);
+    const s = this.stored.get(key);
     if (s) s.value = value;
-    else this.values.set(key, { labels: { ...labels }, value });
+    else this.stored.set(key, { labels: { ...labels }, value });
   }
 
   remove(labels: Labels): void {
-    this.values.delete(labelKey(labels));
+    this.stored.delete(labelKey(labels));
   }
 
   get(labels: Labels = {}): number | undefined {
     const key = labelKey(labels);
-    const f = this.fns.get(key);
-    if (f) return f.fn();
-    return this.values.get(key)?.value;
-  }
-
-  samples(): Series[] {
-    const out: Series[] = [...this.values.values()];
-    for (const { labels, fn } of this.fns.values()) {
-      let value: number;
-      try {
-        value = fn();
-      } catch {
-        continue;
-      }
-      out.push({ labels, value });
-    }
-    return out;
+    return this.observedValue(key) ?? this.stored.get(key)?.value;
   }
 }
 
