@@ -42,7 +42,16 @@ export type Receiver = Component;
 
 export interface Processor extends Component, MetricsConsumer {}
 
-export interface Exporter extends Component, MetricsConsumer {}
+export interface Exporter extends Component, MetricsConsumer {
+  /**
+   * Live reload: `successor` (same ID, new config, already started) replaces
+   * this exporter. Pass on what should outlive this instance (a listener,
+   * state, queued batches) and forward whatever `consume` receives from now
+   * on to it; `shutdown` then only finishes what is in flight. Optional: an
+   * exporter without it simply drains on `shutdown`.
+   */
+  handOverTo?(successor: Exporter): Promise<void>;
+}
 
 /** What the service offers running components. */
 export interface Host {

@@ -1,19 +1,30 @@
 /**
  * Listener handover across a live reload (CONTRACT §5: listeners whose
- * endpoint did not change keep their sockets).
+ * endpoint did not change keep their sockets), for components of any kind.
  *
- * A receiver whose config changed is replaced by a new instance. When the new
- * one listens where the old one did, the socket moves instead of being closed
- * and bound again (which would drop datagrams and refuse connections):
+ * A component whose config changed is replaced by a new instance. When the
+ * new one listens where the old one did, the socket moves instead of being
+ * closed and bound again (which would drop datagrams and refuse connections).
+ * The service marks the listen keys the new config keeps (`wantParked`); the
+ * old instance parks each marked listener (`park`) and the new one adopts it
+ * (`takeParked` + `ParkedListener.adopt`); the service closes whatever was
+ * parked but not adopted (`closeUnadopted`).
  *
- *   1. the service marks the listen keys the new config keeps (`wantParked`);
- *   2. the old receiver's `shutdown()` parks each marked listener: events
+ * Receivers are replaced stop-then-start:
+ *   1. the old receiver's `shutdown()` parks each marked listener: events
  *      arriving from then on are held, in order, instead of handled; it then
  *      waits for its in-flight work and flushes what it aggregated;
- *   3. the new receiver's `start()` adopts the parked listener: the held
+ *   2. the new receiver's `start()` adopts the parked listener: the held
  *      events are delivered to it first and new events go straight to it, in
- *      one synchronous step, so nothing slips in between;
- *   4. the service closes whatever was parked but not adopted (`closeUnadopted`).
+ *      one synchronous step, so nothing slips in between.
+ *
+ * Exporters are replaced start-then-stop (the new one must run before data
+ * is pointed at it, the old one drains after), so the order differs:
+ *   1. the new exporter's `start()` sees the mark (`handoverPending`) and
+ *      does not bind;
+ *   2. the old exporter's `handOverTo(successor)` parks the listener — still
+ *      answering with its own handler, so nothing is held — and the successor
+ *      adopts it at once (or binds afresh if nothing usable was parked).
  *
  * `host.sockets` carries the marks and the parked listeners, keyed by
  * `listenKey(transport, address)` as `factory.listenAddresses` declares them.
@@ -124,12 +135,15 @@ export async function closeUnadopted(host: Host): Promise<string[]> {
   return closed;
 }
 
-// ---- receiver side ----
+// ---- component side ----
 
 /** True when the service wants the listener under `key` parked rather than closed. */
 export function parkWanted(host: Host | undefined, key: string | undefined): boolean {
   return host !== undefined && key !== undefined && host.sockets.get(key) === PARK_WANTED;
 }
+
+/** Successor side, for components replaced start-then-stop: the listener under `key` will be handed over by the instance being replaced, so do not bind it. */
+export const handoverPending = parkWanted;
 
 export function park(host: Host, key: string, listener: ParkedListener<any, any>): void {
   host.sockets.set(key, listener);

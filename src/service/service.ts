@@ -4,17 +4,20 @@
  * Reload (CONTRACT §5): the new config arrives validated. Components whose
  * config did not change are kept (receivers keep their sockets); new
  * exporters and pipelines are started before any data is pointed at them;
- * replaced receivers stop, handing each listener the new config keeps to
- * their successor (`receivers/handover.ts`: what arrives meanwhile is held,
- * not lost); kept receivers are re-pointed and new receivers start (adopting
+ * each replaced exporter then hands over to its successor (same ID): its
+ * listener (`handover.ts`), state and queued batches, and it forwards what
+ * still reaches it; replaced receivers stop, handing each listener the new
+ * config keeps to their successor (what arrives meanwhile is held, not
+ * lost); kept receivers are re-pointed and new receivers start (adopting
  * those listeners); replaced pipelines are then drained (their in-flight
  * calls finish, their processors flush) into exporters that are still
- * running; replaced exporters flush last. No accepted point is dropped by
- * the swap.
+ * running; replaced exporters finish their in-flight sends last. No accepted
+ * point is dropped by the swap.
  */
-import type { Host } from '../component.ts';
-import type { TributaryConfig } from '../config/model.ts';
-import { closeUnadopted, handoverKey, wantParked } from '../receivers/handover.ts';
+import type { Factory, Host } from '../component.ts';
+import type { ComponentConfig, TributaryConfig } from '../config/model.ts';
+import { closeUnadopted, handoverKey, wantParked } from './handover.ts';
+import { TributaryError } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import {
@@ -25,8 +28,8 @@ import {
   shutdownPipelines,
   shutdownReceivers,
   startGraph,
+  type ExporterNode,
   type Graph,
-  type ReceiverNode,
 } from './graph.ts';
 
 export type ServiceState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -100,6 +103,17 @@ export class Service {
     const removedExporters = [...old.exporters.values()].filter((n) => next.exporters.get(n.id) !== n);
     const keptReceivers = [...next.receivers.values()].filter((n) => old.receivers.get(n.id) === n);
     const freshReceivers = [...next.receivers.values()].filter((n) => old.receivers.get(n.id) !== n);
+    const successions = removedExporters.flatMap((o) => {
+      const successor = next.exporters.get(o.id);
+      return successor ? [{ old: o, successor }] : [];
+    });
+
+    // Exporters are replaced start-then-stop, so a successor listening where its predecessor
+    // did must not bind: the mark tells it to wait for the listener, handed over below.
+    const exporterHandover = new Set<string>();
+    for (const { old: o } of successions)
+      for (const key of intersect(listenKeys(oldConfig.exporters, [o.id]), listenKeys(config.exporters, [o.id]))) exporterHandover.add(key);
+    wantParked(this.host, exporterHandover);
 
     // New exporters and pipelines first, so nothing is pointed at a component that is not running.
     try {
@@ -112,12 +126,20 @@ export class Service {
         exporters: new Map([...next.exporters].filter(([, e]) => old.exporters.get(e.id) !== e)),
       };
       await shutdownGraph(fresh, this.logger);
+      await closeUnadopted(this.host);
       throw err;
     }
 
+    // Replaced exporters hand over now, before any data is re-pointed: successors take
+    // listeners, state and queued batches, and what reaches a predecessor is forwarded.
+    const handoverFailure = await handOverExporters(successions, this.logger);
+
     // Replaced receivers park the listeners their successors keep (held, not closed),
     // close the others, and flush; then the successors start and adopt what was parked.
-    const handedOver = intersect(listenKeys(oldConfig, removedReceivers), listenKeys(config, freshReceivers));
+    const handedOver = intersect(
+      listenKeys(oldConfig.receivers, removedReceivers.map((n) => n.id)),
+      listenKeys(config.receivers, freshReceivers.map((n) => n.id)),
+    );
     wantParked(this.host, handedOver);
     let receiverFailure: unknown;
     try {
@@ -138,12 +160,13 @@ export class Service {
     await shutdownPipelines(removedPipelines, this.logger);
     await shutdownExporters(removedExporters, this.logger);
     if (receiverFailure !== undefined) throw receiverFailure;
+    if (handoverFailure !== undefined) throw handoverFailure;
 
     this.logger.info(
       {
         kept: { receivers: keptReceivers.map((n) => n.id), pipelines: [...next.pipelines.values()].filter((p) => old.pipelines.get(p.id) === p).map((p) => p.id) },
         replaced: { receivers: removedReceivers.map((n) => n.id), pipelines: removedPipelines.map((p) => p.id), exporters: removedExporters.map((n) => n.id) },
-        handedOver: [...handedOver],
+        handedOver: [...handedOver, ...exporterHandover],
       },
       'config reloaded',
     );
@@ -177,11 +200,29 @@ export class Service {
   }
 }
 
-/** Handover keys of the listeners `nodes` open under `config`. */
-function listenKeys(config: TributaryConfig, nodes: ReceiverNode[]): Set<string> {
+/**
+ * Each replaced exporter hands over to its successor. One that fails is
+ * logged and left to drain on its own at shutdown; the first failure is
+ * returned so the reload is reported as failed (the rest stays applied).
+ */
+async function handOverExporters(successions: Array<{ old: ExporterNode; successor: ExporterNode }>, logger: Logger): Promise<unknown> {
+  let failure: unknown;
+  for (const { old, successor } of successions) {
+    try {
+      await old.instance.handOverTo?.(successor.instance);
+    } catch (err) {
+      logger.error({ component: old.id, err: err instanceof Error ? err.message : String(err) }, 'exporter handover failed');
+      failure ??= new TributaryError('TRIB_START_FAILED', `exporters::${old.id}: handover: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  return failure;
+}
+
+/** Handover keys of the listeners the components `ids` of `section` open. */
+function listenKeys(section: Map<string, ComponentConfig<Factory>>, ids: Iterable<string>): Set<string> {
   const keys = new Set<string>();
-  for (const n of nodes) {
-    const cc = config.receivers.get(n.id);
+  for (const id of ids) {
+    const cc = section.get(id);
     for (const la of cc?.factory.listenAddresses?.(cc.config) ?? []) {
       const key = handoverKey(la);
       if (key !== undefined) keys.add(key);

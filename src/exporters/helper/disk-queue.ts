@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import type { MetricsBatch } from '../../model/metrics.ts';
 import type { QueueEntry, QueueStore } from './queue.ts';
 
@@ -51,6 +51,14 @@ interface SharedEnv {
 
 const envs = new Map<string, SharedEnv>();
 
+/**
+ * lmdb is imported when the first disk queue opens, not with this module: every
+ * exporter loads the helper, and lmdb costs ~27 MiB of RSS once imported
+ * (native code plus a 16 MiB buffer), which a daemon without a disk queue
+ * should not pay (bench/otlp-ingest.ts idle RSS).
+ */
+let lmdbOpen: (typeof import('lmdb'))['open'] | undefined;
+
 /** lmdb-js has `sync` on the root database but leaves it out of its typings. */
 function syncEnv(db: RootDatabase<Buffer, [number, number]>): Promise<void> {
   return new Promise((resolve) => (db as unknown as { sync(cb: (err?: unknown) => void): void }).sync(() => resolve()));
@@ -66,7 +74,7 @@ function openEnv(path: string, syncIntervalMs: number): SharedEnv {
   if (env) return env;
   mkdirSync(path, { recursive: true });
   const noSync = syncIntervalMs > 0;
-  const db = open<Buffer, [number, number]>({ path, encoding: 'binary', noSync });
+  const db = lmdbOpen!<Buffer, [number, number]>({ path, encoding: 'binary', noSync });
   let maxId = 0;
   for (const key of db.getKeys()) {
     if (Array.isArray(key) && typeof key[0] === 'number' && key[0] > maxId) maxId = key[0];
@@ -104,6 +112,7 @@ export class DiskStore implements QueueStore {
 
   async open(): Promise<QueueEntry[]> {
     this.codec = this.opts.codec ?? (await loadOtlpCodec());
+    lmdbOpen ??= (await import('lmdb')).open;
     const env = openEnv(this.path, this.opts.syncIntervalMs);
     this.env = env;
     env.stores.push(this);
@@ -119,6 +128,11 @@ export class DiskStore implements QueueStore {
       resumed.push({ id: key[0], points: key[1], batch: undefined });
     }
     return resumed;
+  }
+
+  /** Same directory: one LMDB environment, so entries can change queues by ID alone. */
+  shares(other: QueueStore): boolean {
+    return other instanceof DiskStore && other.env !== undefined && other.env === this.env;
   }
 
   allocateId(): number {

@@ -14,6 +14,7 @@ import { reasonOf } from '../../errors.ts';
 import type { ExporterHelperConfig } from './config.ts';
 import type { BatchCodec } from './disk-queue.ts';
 import { QueuedExporter } from './queued-exporter.ts';
+import { handOverSender, registerSender } from './succession.ts';
 
 export interface SendOutcome {
   /** Points the backend refused (partial success); counted as failed. */
@@ -35,6 +36,14 @@ export interface Sender {
   prepare?(batch: MetricsBatch): MetricsBatch;
   /** Release resources; called after the queue is drained. */
   shutdown?(): Promise<void>;
+  /**
+   * Live reload: `successor`, the sender of the exporter replacing this one
+   * (same ID, new config), has started. Pass on what should outlive this
+   * instance (a listener, accumulated state). Batches reaching the old
+   * exporter from now on are forwarded to the new one, not to this sender.
+   * State moved before the first `await` moves in the same tick as that switch.
+   */
+  handOverTo?(successor: Sender): Promise<void>;
 }
 
 export interface ExporterOptions {
@@ -50,8 +59,9 @@ export interface ExporterOptions {
  * with it, the queue/retry/breaker machinery applies (queued-exporter.ts).
  */
 export function createExporter(settings: CreateSettings, helperConfig: ExporterHelperConfig | undefined, sender: Sender, options?: ExporterOptions): Exporter {
-  if (!helperConfig) return new InlineExporter(settings, sender, undefined);
-  return new QueuedExporter(settings, helperConfig, sender, options);
+  const exporter = helperConfig ? new QueuedExporter(settings, helperConfig, sender, options) : new InlineExporter(settings, sender, undefined);
+  registerSender(exporter, sender);
+  return exporter;
 }
 
 class InlineExporter implements Exporter {
@@ -60,6 +70,8 @@ class InlineExporter implements Exporter {
   private readonly timeoutMs: number | undefined;
   private readonly sent;
   private stopped = false;
+  /** Set by a live reload: what still reaches this exporter goes there. */
+  private successor: Exporter | undefined;
 
   constructor(settings: CreateSettings, sender: Sender, timeoutMs: number | undefined) {
     this.settings = settings;
@@ -73,6 +85,8 @@ class InlineExporter implements Exporter {
   }
 
   async consume(batch: MetricsBatch): Promise<void> {
+    // Replaced pipelines still draining into this exporter feed its successor (which counts them).
+    if (this.successor) return this.successor.consume(batch);
     let n = countPoints(batch);
     if (n === 0) return;
     const failed = this.settings.telemetry.exporterFailed;
@@ -97,6 +111,13 @@ class InlineExporter implements Exporter {
       failed.add({ exporter: this.settings.id.id, reason: reasonOf(err) }, n);
       this.settings.logger.warn({ err: String(err), points: n }, 'export failed');
     }
+  }
+
+  /** Forward from now on, and let the sender pass its state on in the same tick (see `Sender.handOverTo`). */
+  handOverTo(successor: Exporter): Promise<void> {
+    if (this.successor || successor === this) return Promise.resolve();
+    this.successor = successor;
+    return handOverSender(this.sender, successor);
   }
 
   async shutdown(): Promise<void> {

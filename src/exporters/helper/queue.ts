@@ -7,6 +7,10 @@
  * CONTRACT §6). When an offer does not fit, `when_full` decides: evict the
  * oldest waiting batches, drop the new one, or refuse it (`block`) so that
  * receivers push back on their clients.
+ *
+ * Live reload: a replaced exporter's queue hands its batches to the queue of
+ * the exporter replacing it (`handOff`, `detach`, `takeOver`): moved, in
+ * order, neither sent nor failed, and counted in exactly one queue's `size`.
  */
 import type { MetricsBatch } from '../../model/metrics.ts';
 import { splitBatch } from '../../model/metrics.ts';
@@ -37,6 +41,8 @@ export interface QueueStore {
   close(leftover: QueueEntry[]): Promise<void>;
   /** Called by the store when another queue on the same directory left entries behind (live reload). */
   onAdopt?: (entries: QueueEntry[]) => void;
+  /** True when `other` stores into the same place, so an entry can change queues without being copied. */
+  shares?(other: QueueStore): boolean;
 }
 
 export interface QueueOptions {
@@ -174,10 +180,70 @@ export class BatchQueue {
     return points;
   }
 
+  /**
+   * Live reload, old side: stop handing out entries (consumers get undefined
+   * once they ask again) and give up every waiting one, oldest first, for
+   * the successor's `takeOver`. In-flight entries stay until `complete` or `detach`.
+   */
+  handOff(): QueueEntry[] {
+    const waiting = this.waiting.slice(this.head);
+    this.waiting = [];
+    this.head = 0;
+    for (const e of waiting) this.held -= e.points;
+    this.close();
+    this.checkEmpty();
+    return waiting;
+  }
+
+  /** Give up an in-flight entry without completing it (it moves to another queue); false when it was not in flight. */
+  detach(entry: QueueEntry): boolean {
+    if (!this.inFlight.delete(entry)) return false;
+    this.held -= entry.points;
+    this.checkEmpty();
+    return true;
+  }
+
+  /**
+   * Live reload, new side: take entries `from` gave up (`handOff`/`detach`)
+   * ahead of what waits here, ignoring capacity (they were accepted once
+   * already; dropping them because the new config is smaller would lose
+   * data to the reload). On the same store they change owner only; otherwise
+   * each is copied here (written ahead when this queue is durable) and then
+   * removed from `from`'s store, so a crash in between replays it twice,
+   * never loses it.
+   */
+  async takeOver(from: BatchQueue, entries: QueueEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const source = from.store;
+    if (this.store && source && this.store.shares?.(source)) {
+      this.adopt(entries.map((e) => ({ id: e.id, points: e.points, batch: e.batch })));
+      return;
+    }
+    const copies: QueueEntry[] = [];
+    const originals: QueueEntry[] = [];
+    for (const e of entries) {
+      const batch = e.batch ?? source?.read(e);
+      if (!batch) {
+        // Damaged on disk: `from`'s store counted it (onCorrupt); forget it.
+        source?.remove(e);
+        continue;
+      }
+      copies.push({ id: this.store ? this.store.allocateId() : this.nextId++, points: e.points, batch });
+      originals.push(e);
+    }
+    this.adopt(copies);
+    if (this.store) await Promise.all(copies.map((c) => this.persist(c, c.batch!)));
+    for (const e of originals) source?.remove(e);
+  }
+
   private async push(batch: MetricsBatch, points: number): Promise<void> {
     const entry: QueueEntry = { id: this.store ? this.store.allocateId() : this.nextId++, points, batch };
     this.held += points;
     this.enqueue(entry);
+    await this.persist(entry, batch);
+  }
+
+  private async persist(entry: QueueEntry, batch: MetricsBatch): Promise<void> {
     if (!this.store) return;
     try {
       await this.store.write(entry, batch);

@@ -7,6 +7,16 @@
  *
  * Accounting (CONTRACT §6): every point given to `consume` ends up counted
  * as sent or failed(reason), or is still in `queue.size`.
+ *
+ * Live reload (`handOverTo`): the exporter replacing this one (same ID, new
+ * config) gets the waiting batches, in order, into its own queue — moved,
+ * neither sent nor failed — and whatever `consume` receives from then on.
+ * A send already in flight finishes here (re-sending it elsewhere while it
+ * may still arrive would deliver it twice); if it fails, its retry is the
+ * successor's, with the new config, instead of this one's. So a batch has at
+ * most one attempt in flight at any time, and reaches the backend twice only
+ * where a retry would anyway (an attempt that timed out, or was cut short by
+ * the shutdown deadline, may have arrived).
  */
 import type { CreateSettings, Exporter, Host } from '../../component.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
@@ -19,7 +29,9 @@ import { DiskStore } from './disk-queue.ts';
 import { CircuitBreaker, BREAKER_STATE_VALUE } from './circuit-breaker.ts';
 import { raceAbort, retryDelay, sleep } from './retry.ts';
 import { ExporterObs } from './obs.ts';
+import { handOverSender } from './succession.ts';
 
+/** 'abandoned': a shutdown or a handover cut the delivery short; the caller keeps the batch or moves it to the successor. */
 type Delivery = 'done' | 'abandoned';
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
@@ -34,6 +46,16 @@ export class QueuedExporter implements Exporter {
   private readonly queue: BatchQueue | undefined;
   /** Aborted when the shutdown deadline passes: in-flight sends, retry sleeps and breaker waits give up. */
   private readonly hardStop = new AbortController();
+  /** Aborted when queued batches move to a successor: retry sleeps and breaker waits end so their batch moves too. */
+  private readonly handedOver = new AbortController();
+  /** What queued deliveries wait on: the shutdown deadline or the handover. */
+  private readonly waitSignal = AbortSignal.any([this.hardStop.signal, this.handedOver.signal]);
+  /** Live reload: the exporter that replaced this one; `consume` forwards to it. */
+  private successor: Exporter | undefined;
+  /** The successor's queue, when both have one: batches this exporter still holds move there. */
+  private heir: BatchQueue | undefined;
+  /** The exporter this one replaced, while it finishes its in-flight sends (they count in this one's queue gauge: last observer wins). */
+  private predecessor: QueuedExporter | undefined;
   private consumers: Promise<void>[] = [];
   /** Batches delivered inline when the queue is disabled. */
   private readonly inline = new Set<Promise<unknown>>();
@@ -87,13 +109,20 @@ export class QueuedExporter implements Exporter {
       for (let i = 0; i < this.cfg.sending_queue.num_consumers; i++) this.consumers.push(this.consumeLoop(queue));
     }
     this.obs.observeGauges(
-      () => (queue ? queue.size : this.inlinePoints),
+      () => this.heldPoints(),
       () => (queue ? queue.capacity : 0),
       () => BREAKER_STATE_VALUE[this.breaker.state],
     );
   }
 
+  /** Points this exporter answers for: queued or in flight here, or in flight at the exporter it replaced. */
+  private heldPoints(): number {
+    return (this.queue ? this.queue.size : this.inlinePoints) + (this.predecessor?.heldPoints() ?? 0);
+  }
+
   async consume(batch: MetricsBatch): Promise<void> {
+    // Replaced pipelines still draining into this exporter feed its successor (which prepares and counts).
+    if (this.successor) return this.successor.consume(batch);
     let n = countPoints(batch);
     if (n === 0) return;
     if (this.stopped) {
@@ -122,6 +151,26 @@ export class QueuedExporter implements Exporter {
     }
   }
 
+  /**
+   * Live reload: `successor` (started, same ID) takes over. Called before
+   * `shutdown`; the switch to forwarding and the move of the waiting batches
+   * happen in one synchronous step, so nothing consumed meanwhile overtakes them.
+   */
+  async handOverTo(successor: Exporter): Promise<void> {
+    if (this.successor || successor === this || this.stopped) return;
+    this.successor = successor;
+    const sending = handOverSender(this.sender, successor);
+    const queue = this.queue;
+    // Without a queue on both sides there is nowhere to move batches to: this one drains its own on shutdown.
+    if (queue && successor instanceof QueuedExporter && successor.queue && !successor.stopped) {
+      this.heir = successor.queue;
+      successor.predecessor = this;
+      this.handedOver.abort();
+      await successor.queue.takeOver(queue, queue.handOff());
+    }
+    await sending;
+  }
+
   shutdown(): Promise<void> {
     this.shutdownPromise ??= this.drainAndStop();
     return this.shutdownPromise;
@@ -135,7 +184,8 @@ export class QueuedExporter implements Exporter {
     const deadline = new AbortController();
     const waits: Promise<unknown>[] = [drained, sleep(this.shutdownTimeoutMs, deadline.signal)];
     // A durable queue keeps what it holds: no point waiting for a backend the breaker says is down.
-    if (queue?.durable) waits.push(this.untilBreakerOpen(deadline.signal));
+    // (After a handover only in-flight attempts are left, and they finish or move on their own.)
+    if (queue?.durable && !this.heir) waits.push(this.untilBreakerOpen(deadline.signal));
     await Promise.race(waits);
     deadline.abort();
     this.hardStop.abort(new TributaryError('TRIB_SHUTTING_DOWN', 'exporter shutting down'));
@@ -152,6 +202,7 @@ export class QueuedExporter implements Exporter {
     }
     this.breaker.dispose();
     this.obs.disposeGauges();
+    if (this.successor instanceof QueuedExporter && this.successor.predecessor === this) this.successor.predecessor = undefined;
     await this.sender.shutdown?.();
   }
 
@@ -183,6 +234,8 @@ export class QueuedExporter implements Exporter {
     entry.batch = batch;
     const result = await this.deliver(batch, entry.points, true);
     if (result === 'done') queue.complete(entry);
+    // Handed over: the successor retries it. Otherwise it stays held; `release` accounts for it at shutdown.
+    else if (this.heir && queue.detach(entry)) await this.heir.takeOver(queue, [entry]);
   }
 
   /**
@@ -194,11 +247,15 @@ export class QueuedExporter implements Exporter {
     const stop = this.hardStop.signal;
     const startedAt = Date.now();
     let pausedMs = 0;
+    // Queued batches can move to a successor, so their waits also end at the handover; inline ones cannot.
+    const wait = waitForBreaker ? this.waitSignal : stop;
     for (let attempt = 0; ; attempt++) {
+      // Handed over before this attempt: the successor makes it, with the new config.
+      if (waitForBreaker && this.heir) return 'abandoned';
       let permit;
       if (waitForBreaker) {
         const t0 = Date.now();
-        permit = await this.breaker.acquire(stop);
+        permit = await this.breaker.acquire(wait);
         pausedMs += Date.now() - t0;
         if (!permit) return 'abandoned';
       } else {
@@ -234,6 +291,8 @@ export class QueuedExporter implements Exporter {
           return 'done';
         }
         this.breaker.release(permit, false);
+        // Handed over meanwhile: the retry is the successor's (new config, fresh retry budget).
+        if (waitForBreaker && this.heir) return 'abandoned';
         const retryAfterMs = err instanceof TributaryError ? err.retryAfterMs : undefined;
         const delay = retryDelay(retry, attempt, retryAfterMs);
         const elapsed = Date.now() - startedAt - pausedMs;
@@ -244,7 +303,7 @@ export class QueuedExporter implements Exporter {
         }
         this.settings.logger.debug({ reason, delay, attempt }, 'export attempt failed; retrying');
         this.obs.retried();
-        if (!(await sleep(delay, stop))) return 'abandoned';
+        if (!(await sleep(delay, wait))) return 'abandoned';
       }
     }
   }
