@@ -202,8 +202,17 @@ describe('postgres schema and partitions', () => {
     await Promise.all([a.start(), b.start()]);
     await Promise.all([a.ensureSchema(), b.ensureSchema()]);
     const { rows } = await client.query(`SELECT version FROM trib_race.schema_migrations`);
-    expect(rows.map((r) => r.version)).toEqual([1, 2]);
+    expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
     await Promise.all([a.shutdown(), b.shutdown()]);
+  });
+
+  it('adds bucket count arrays element-wise, skipping NULLs and padding the shorter', async () => {
+    const sum = async (values: string) =>
+      (await client.query(`SELECT trib_race.array_sum(x::float8[])::text AS s FROM (VALUES ${values}) AS v(x)`)).rows[0].s;
+    expect(await sum(`(NULL), ('{1,2.5}'), (NULL), ('{3}'), ('{0,0,4}')`)).toBe('{4,2.5,4}');
+    expect(await sum(`(NULL), (NULL)`)).toBeNull();
+    expect(await sum(`('{}'), ('{}')`)).toBe('{}');
+    expect(await sum(`('{7}')`)).toBe('{7}');
   });
 
   it('creates partitions ahead and drops those past retention', async () => {
