@@ -9,8 +9,10 @@
  *
  * A live reload builds a new exporter while the old one drains into the same
  * directory. LMDB must not be opened twice in one process, so both share one
- * environment here; entries are owned by one queue at a time, and what the
- * old queue leaves behind is handed to the new one.
+ * environment here (opened with the first one's sync setting; a store wanting
+ * a sync per write gets it explicitly); entries are owned by one queue at a
+ * time: the old queue hands its waiting entries over by ID (`shares`), and
+ * whatever it still leaves behind at close goes to the new one.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -151,6 +153,7 @@ export class DiskStore implements QueueStore {
     value.set(payload, HEADER_BYTES);
     await env.db.put([entry.id, entry.points], value);
     if (!env.noSync) await env.db.flushed;
+    else if (this.opts.syncIntervalMs === 0) await syncEnv(env.db);
   }
 
   read(entry: QueueEntry): MetricsBatch | undefined {
