@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.ts';
@@ -127,7 +127,7 @@ const counterValue = (body: string) => {
   return m ? Number(m[1]) : undefined;
 };
 
-function yaml(p: { otlp: number; prom: number; backend: number }, v: { expiration: string; header: string; timeout: string }): string {
+function yaml(p: { otlp: number; prom: number; backend: number; queueDir?: string }, v: { expiration: string; header: string; timeout: string }): string {
   return `
 receivers:
   otlp: { protocols: { http: { endpoint: 127.0.0.1:${p.otlp} } } }
@@ -142,6 +142,7 @@ exporters:
     headers: { x-config: ${v.header} }
     retry_on_failure: { initial_interval: 20ms, max_interval: 50ms }
     circuit_breaker: { open_duration: 100ms }
+${p.queueDir ? `    sending_queue: { storage: disk, directory: ${p.queueDir} }` : ''}
 service:
   pipelines:
     metrics: { receivers: [otlp], processors: [batch], exporters: [prometheus, otlp_http] }
@@ -149,11 +150,14 @@ service:
 }
 
 describe('Service.reload of changed exporters', () => {
-  it('prometheus keeps serving whole expositions with counters carried on; the queued otlp_http batches go out once through the successor', async () => {
+  it.each(['memory', 'disk'])('prometheus keeps serving whole expositions with counters carried on; the queued otlp_http batches (%s queue) go out once through the successor', async (storage) => {
     const backend = new Backend();
     await backend.start();
     const [otlp, prom] = [await freePort(), await freePort()];
-    const ports = { otlp, prom, backend: backend.port };
+    // A disk queue keeps its directory: old and new exporter share it during the reload.
+    const queueDir = storage === 'disk' ? mkdtempSync(join(tmpdir(), 'reload-exporters-queue-')) : undefined;
+    if (queueDir) cleanups.unshift(() => rmSync(queueDir, { recursive: true, force: true }));
+    const ports = { otlp, prom, backend: backend.port, queueDir };
     const telemetry = new PipelineTelemetry();
     const service = new Service({ logger: silentLogger(), telemetry });
     cleanups.push(() => service.shutdown(5000));
