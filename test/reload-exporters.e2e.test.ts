@@ -136,8 +136,11 @@ function scraper(url: string) {
 /** An OTLP/HTTP backend on a fixed port, started late (down until then); sums point values by the `x-config` header they came with. */
 class Backend {
   readonly byHeader = new Map<string, number>();
+  readonly port: number;
   private server?: http.Server;
-  constructor(readonly port: number) {}
+  constructor(port: number) {
+    this.port = port;
+  }
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];

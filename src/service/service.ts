@@ -111,7 +111,7 @@ export class Service {
     // Exporters are replaced start-then-stop, so a successor listening where its predecessor
     // did must not bind: the mark tells it to wait for the listener, handed over below.
     const exporterHandover = new Set<string>();
-    for (const { old: o } of successions)
+    for (const { old: o } of successions.filter((s) => s.old.instance.handOverTo !== undefined))
       for (const key of intersect(listenKeys(oldConfig.exporters, [o.id]), listenKeys(config.exporters, [o.id]))) exporterHandover.add(key);
     wantParked(this.host, exporterHandover);
 
