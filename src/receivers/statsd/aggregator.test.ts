@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExpHistogramPoint, HistogramPoint, Metric, NumberPoint, SummaryPoint } from '../../model/metrics.ts';
 import { attributesKey } from '../../model/metrics.ts';
-import { StatsdAggregator, parseNumber, SCOPE_NAME } from './aggregator.ts';
+import { StatsdAggregator, parseNumber, parseNumberBytes, SCOPE_NAME } from './aggregator.ts';
 import { statsdConfigSchema } from './config.ts';
 
 function setup(raw: Record<string, unknown> = {}) {
@@ -50,6 +50,13 @@ describe('parseNumber', () => {
     }
     for (const s of ['', '-', '+', '.', 'abc', '1.2.3', '0x10', ' 1', '1 ', 'Infinity', 'NaN', '1e400', '--1']) {
       expect(parseNumber(s, 0, s.length)).toBeNaN();
+    }
+  });
+
+  it('parses bytes as it parses text, also inside a larger buffer', () => {
+    for (const s of ['0', '1', '-1', '+4', '3.25', '-0.001', '.5', '1.', '1e3', '2.5E-2', '123456789012345678', '99.99', '-', '+', '.', 'abc', '1.2.3', '0x10', 'Infinity', '1e400', '--1', '\u00ff']) {
+      const buf = Buffer.from(`xx${s}|yy`, 'latin1');
+      expect(parseNumberBytes(buf.subarray(1), 1, 1 + s.length)).toBe(parseNumber(s, 0, s.length));
     }
   });
 });

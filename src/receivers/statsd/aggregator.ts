@@ -5,21 +5,24 @@
  *   name:value[:value…]|type[|@rate][|#tag:v,bare][|T<unix s>][|c:<container>][|e:<ext>][|card:<c>]
  * plus `_e{…}` events and `_sc|…` service checks, which are counted and dropped.
  *
- * Hot path, per line: find `:`, the first `|` and the line end, then two map
- * lookups: the raw name, then the raw tail (`|type|@rate|#tags|…`, everything
- * after the values). The tail fully determines type, rate, timestamp and
- * attributes, so its description (and the series it feeds) is worked out once
- * per distinct (name, tail) per interval and cached; after that a line costs
- * only its number parsing. Tags in another order map to the same series,
- * because the cache points at series found by a canonical key (sorted tags).
+ * Hot path, per line, on the datagram's bytes: find `:`, the first `|` and
+ * the line end, hashing the raw name and the raw tail (`|type|@rate|#tags|…`,
+ * everything after the values) on the way, then one lookup of that (name,
+ * tail) in a byte-keyed table (`keytable.ts`). The tail fully determines type,
+ * rate, timestamp and attributes, so its description (and the series it
+ * feeds) is worked out once per distinct (name, tail) per interval and cached;
+ * after that a line costs only its number parsing, and no string is made.
+ * Tags in another order map to the same series, because the cache points at
+ * series found by a canonical key (sorted tags).
  *
- * Datagrams are decoded as latin1 so string offsets equal byte offsets and
- * decoding is a plain copy; names and tags are re-decoded as UTF-8 only when
- * a series is created and only if they hold non-ASCII bytes.
+ * When a (name, tail) is first seen, the line is decoded as latin1 so string
+ * offsets equal byte offsets and decoding is a plain copy; names and tags are
+ * re-decoded as UTF-8 only if they hold non-ASCII bytes.
  */
 import { attributesKey, type Attributes, type Metric, type MetricsBatch } from '../../model/metrics.ts';
 import { DEFAULT_MAX_SIZE } from '../../model/exphisto.ts';
 import { DEFAULT_PERCENTILES, type StatsdConfig, type TimerMapping } from './config.ts';
+import { HASH_SEED, RawKeyTable, scan, scannedHash } from './keytable.ts';
 import {
   KIND_COUNTER,
   KIND_DISTRIBUTION,
@@ -66,25 +69,21 @@ interface Descriptor {
   timeNs: number;
 }
 
-/** Cached tails of one raw name, and the last one seen (checked first). */
-interface NameEntry {
-  tails: Map<string, Descriptor>;
-  lastTail: string;
-  lastD: Descriptor | null;
-}
-
 export interface FlushResult {
   batch: MetricsBatch;
   points: number;
 }
 
+const CH_LF = 10;
 const CH_CR = 13;
 const CH_PLUS = 43;
 const CH_MINUS = 45;
 const CH_DOT = 46;
 const CH_0 = 48;
 const CH_9 = 57;
+const CH_COLON = 58;
 const CH_UNDERSCORE = 95;
+const CH_PIPE = 124;
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -130,9 +129,37 @@ function parseNumberSlow(s: string, from: number, to: number): number {
   return Number.isFinite(v) ? v : NaN;
 }
 
-/** A copy that does not keep the whole datagram string alive (V8 slices point into their parent). */
-function detach(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
+/** `parseNumber` on bytes `buf[from, to)` (from < to), same results. */
+export function parseNumberBytes(buf: Uint8Array, from: number, to: number): number {
+  let i = from;
+  let c = buf[i];
+  let neg = false;
+  if (c === CH_MINUS) {
+    neg = true;
+    i++;
+  } else if (c === CH_PLUS) i++;
+  let mant = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < to; i++) {
+    c = buf[i];
+    if (c >= CH_0 && c <= CH_9) {
+      mant = mant * 10 + (c - CH_0);
+      digits++;
+    } else if (c === CH_DOT && frac < 0) frac = i;
+    else return parseNumberSlow(Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1'), 0, to - from);
+  }
+  if (digits === 0) return NaN;
+  if (digits > 15) return parseNumberSlow(Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1'), 0, to - from);
+  const fracDigits = frac < 0 ? 0 : to - frac - 1;
+  const v = fracDigits === 0 ? mant : mant / POW10[fracDigits];
+  return neg ? -v : v;
+}
+
+/** Index of the first LF at or after `from`, or `len`. */
+function lineEnd(buf: Uint8Array, from: number, len: number): number {
+  const nl = buf.indexOf(CH_LF, from);
+  return nl === -1 ? len : nl;
 }
 
 /** latin1-decoded bytes → the UTF-8 text they were. */
@@ -199,9 +226,8 @@ export class StatsdAggregator {
   /** Per statsd kind: how timers/histograms/distributions aggregate. */
   private readonly observers: Array<ObserverSettings & { disabled: boolean }>;
 
-  /** raw name → raw tail → descriptor. */
-  private cache = new Map<string, NameEntry>();
-  private cacheSize = 0;
+  /** raw (name, tail) bytes → descriptor, for this interval. */
+  private readonly table = new RawKeyTable<Descriptor>();
   /** canonical key → series. */
   private series = new Map<string, Series>();
   private gaugeMemory = new Map<string, GaugeMemory>();
@@ -240,71 +266,87 @@ export class StatsdAggregator {
     return this.series.size;
   }
 
-  /** Parse and aggregate one datagram (or TCP chunk of whole lines). Returns the number of non-empty lines. */
+  /**
+   * Parse and aggregate one datagram (or TCP chunk of whole lines). Returns the number of non-empty lines.
+   *
+   * One pass over the bytes per line: the name is hashed up to `:`, the values
+   * are skipped up to `|`, the tail is hashed up to the line end; the (name,
+   * tail) bytes then find their cached descriptor in `table`. Anything unusual
+   * (no `:`, no `|`, an empty name or value) leaves the fast path for
+   * `malformed`, which finds what is wrong the way the string parser always did.
+   */
   ingest(buf: Buffer): number {
-    return this.ingestText(buf.toString('latin1'));
-  }
-
-  ingestText(text: string): number {
-    const len = text.length;
+    const len = buf.length;
+    const view = new DataView(buf.buffer, buf.byteOffset, len);
     let pos = 0;
     let lines = 0;
     while (pos < len) {
-      let nl = text.indexOf('\n', pos);
-      if (nl === -1) nl = len;
-      let end = nl;
-      if (end > pos && text.charCodeAt(end - 1) === CH_CR) end--;
-      if (end > pos) {
-        lines++;
-        this.line(text, pos, end);
+      const start = pos;
+      let c = buf[start];
+      if (c === CH_LF) {
+        pos++;
+        continue;
       }
+      if (c === CH_UNDERSCORE && start + 2 < len) {
+        const c1 = buf[start + 1];
+        const c2 = buf[start + 2];
+        const event = c1 === 101 /* e */ && c2 === 123; /* { */
+        if (event || (c1 === 115 /* s */ && c2 === 99 /* c */ && start + 3 < len && buf[start + 3] === CH_PIPE)) {
+          this.sink.ignored(event ? 'event' : 'service_check');
+          lines++;
+          pos = lineEnd(buf, start, len) + 1;
+          continue;
+        }
+      }
+      // Name: up to the first ':', hashed on the way.
+      let p = scan(buf, view, start, len, HASH_SEED, CH_COLON, CH_LF);
+      const h = scannedHash;
+      if (p === len || buf[p] === CH_LF || p === start) {
+        const nl = p === len || buf[p] === CH_LF ? p : lineEnd(buf, p, len);
+        lines += this.malformed(buf, start, nl);
+        pos = nl + 1;
+        continue;
+      }
+      const colon = p;
+      // Values: up to the first '|'; a ':' among them means several values (protocol 1.1).
+      let packed = false;
+      for (p = colon + 1; p < len; p++) {
+        c = buf[p];
+        if (c === CH_PIPE || c === CH_LF) break;
+        if (c === CH_COLON) packed = true;
+      }
+      if (p === len || c === CH_LF || p === colon + 1) {
+        const nl = p === len || c === CH_LF ? p : lineEnd(buf, p, len);
+        lines += this.malformed(buf, start, nl);
+        pos = nl + 1;
+        continue;
+      }
+      const pipe = p;
+      // Tail: up to the line end, hashed on the way. A trailing CR stays in the key (a client sending
+      // CRLF gets keys of its own) but not in what the line means.
+      const nl = scan(buf, view, pipe, len, h, CH_LF, CH_LF);
+      const key = scannedHash;
       pos = nl + 1;
+      const end = buf[nl - 1] === CH_CR ? nl - 1 : nl;
+      lines++;
+      let d = this.table.find(view, start, colon, pipe, nl, key);
+      if (d === undefined) {
+        d = this.describe(buf.toString('latin1', start, end), 0, colon - start, pipe - start, end - start);
+        // Beyond the cap, lines still find their series (by canonical key), only more slowly: memory stays bounded under floods.
+        if (this.table.size < this.maxCache) this.table.add(buf, start, colon, pipe, nl, key, d);
+      }
+      this.record(buf, start, colon, pipe, end, packed, d);
     }
     return lines;
   }
 
-  private line(text: string, start: number, end: number): void {
-    if (text.charCodeAt(start) === CH_UNDERSCORE) {
-      if (text.startsWith('_e{', start)) return this.sink.ignored('event');
-      if (text.startsWith('_sc|', start)) return this.sink.ignored('service_check');
-    }
-    const colon = text.indexOf(':', start);
-    if (colon === -1 || colon >= end) return this.sink.badLine('no_value', text, start, end);
-    if (colon === start) return this.sink.badLine('empty_name', text, start, end);
-    const pipe = text.indexOf('|', colon + 1);
-    if (pipe === -1 || pipe >= end) return this.sink.badLine('no_type', text, start, end);
-    if (pipe === colon + 1) return this.sink.badLine('empty_value', text, start, end);
-
-    const name = text.slice(start, colon);
-    let entry = this.cache.get(name);
-    let d: Descriptor | undefined;
-    // Most names are always sent with the same tail: compare the first one seen in place (no slice, no hashing).
-    if (entry !== undefined && end - pipe === entry.lastTail.length && text.startsWith(entry.lastTail, pipe)) d = entry.lastD!;
-    else {
-      const tail = text.slice(pipe, end);
-      d = entry === undefined ? undefined : entry.tails.get(tail);
-      if (d === undefined) {
-        d = this.describe(text, start, colon, pipe, end);
-        if (this.cacheSize < this.maxCache) {
-          if (entry === undefined) {
-            entry = { tails: new Map(), lastTail: '', lastD: null };
-            this.cache.set(detach(name), entry);
-          }
-          const kept = detach(tail);
-          entry.tails.set(kept, d);
-          if (entry.lastD === null) {
-            entry.lastTail = kept;
-            entry.lastD = d;
-          }
-          this.cacheSize++;
-        }
-      }
-    }
-    if (d.bad !== '') return this.sink.badLine(d.bad, text, start, end);
+  /** Aggregate the values of a line whose (name, tail) means `d`. */
+  private record(buf: Buffer, start: number, colon: number, pipe: number, end: number, packed: boolean, d: Descriptor): void {
+    if (d.bad !== '') return this.bad(d.bad, buf, start, end);
     const series = d.series;
     if (series === null) {
       if (d.disabled) return this.sink.ignored('disabled');
-      return this.sink.seriesLimited(countValues(text, colon + 1, pipe, d.kind));
+      return this.sink.seriesLimited(d.kind === KIND_SET || !packed ? 1 : countValues(buf, colon + 1, pipe));
     }
     if (d.timeNs !== 0) {
       if (d.timeNs > series.timeNs) series.timeNs = d.timeNs;
@@ -313,18 +355,15 @@ export class StatsdAggregator {
 
     const vFrom = colon + 1;
     if (d.kind === KIND_SET) {
-      const member = text.slice(vFrom, pipe);
-      const set = series.set!;
-      if (!set.has(member)) set.add(detach(member));
+      series.set!.add(buf.toString('latin1', vFrom, pipe));
       series.hasValue = true;
       return;
     }
     // Single value: the common case, no scratch array.
-    const sep = text.indexOf(':', vFrom);
-    if (sep === -1 || sep > pipe) {
-      const v = parseNumber(text, vFrom, pipe);
-      if (v !== v) return this.sink.badLine('bad_value', text, start, end);
-      this.apply(series, d, v, text.charCodeAt(vFrom));
+    if (!packed) {
+      const v = parseNumberBytes(buf, vFrom, pipe);
+      if (v !== v) return this.bad('bad_value', buf, start, end);
+      this.apply(series, d, v, buf[vFrom]);
       return;
     }
     // Packed values (protocol 1.1): validate all before applying any.
@@ -332,15 +371,35 @@ export class StatsdAggregator {
     values.length = 0;
     let from = vFrom;
     for (;;) {
-      let to = text.indexOf(':', from);
-      if (to === -1 || to > pipe) to = pipe;
-      const v = from === to ? NaN : parseNumber(text, from, to);
-      if (v !== v) return this.sink.badLine('bad_value', text, start, end);
-      values.push(v, text.charCodeAt(from));
+      let to = from;
+      while (to < pipe && buf[to] !== CH_COLON) to++;
+      const v = from === to ? NaN : parseNumberBytes(buf, from, to);
+      if (v !== v) return this.bad('bad_value', buf, start, end);
+      values.push(v, buf[from]);
       if (to === pipe) break;
       from = to + 1;
     }
     for (let i = 0; i < values.length; i += 2) this.apply(series, d, values[i], values[i + 1]);
+  }
+
+  /**
+   * A line without `:` or `|` where one must be, or with an empty name or
+   * value, ending at `nl`: counted as bad with its reason. Returns 1, or 0 for
+   * a line that is empty once a trailing CR is dropped.
+   */
+  private malformed(buf: Buffer, start: number, nl: number): number {
+    const end = nl > start && buf[nl - 1] === CH_CR ? nl - 1 : nl;
+    if (end === start) return 0;
+    const colon = buf.indexOf(CH_COLON, start);
+    const pipe = colon === -1 || colon >= end ? -1 : buf.indexOf(CH_PIPE, colon + 1);
+    const reason =
+      colon === -1 || colon >= end ? 'no_value' : colon === start ? 'empty_name' : pipe === -1 || pipe >= end ? 'no_type' : 'empty_value';
+    this.bad(reason, buf, start, end);
+    return 1;
+  }
+
+  private bad(reason: string, buf: Buffer, start: number, end: number): void {
+    this.sink.badLine(reason, buf.toString('latin1', start, end), 0, end - start);
   }
 
   private apply(series: Series, d: Descriptor, v: number, firstChar: number): void {
@@ -450,8 +509,7 @@ export class StatsdAggregator {
     const startNs = this.intervalStartNs;
     const series = this.series;
     this.series = new Map();
-    this.cache = new Map();
-    this.cacheSize = 0;
+    this.table.clear();
     this.intervalStartNs = nowNs;
 
     const byName = new Map<string, Metric>();
@@ -514,10 +572,9 @@ export class StatsdAggregator {
   }
 }
 
-/** Samples on a line (for counting refused ones): a set line is one, others one per packed value. */
-function countValues(text: string, from: number, to: number, kind: Kind): number {
-  if (kind === KIND_SET) return 1;
+/** Packed values in `buf[from, to)` (for counting refused samples). */
+function countValues(buf: Uint8Array, from: number, to: number): number {
   let n = 1;
-  for (let i = text.indexOf(':', from); i !== -1 && i < to; i = text.indexOf(':', i + 1)) n++;
+  for (let i = from; i < to; i++) if (buf[i] === CH_COLON) n++;
   return n;
 }
