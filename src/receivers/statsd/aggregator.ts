@@ -572,6 +572,19 @@ export class StatsdAggregator {
   }
 }
 
+/** Non-empty lines in a datagram, without parsing it (for counting one dropped whole). */
+export function countLines(buf: Uint8Array): number {
+  let lines = 0;
+  let start = 0;
+  for (let i = 0; i <= buf.length; i++) {
+    if (i < buf.length && buf[i] !== CH_LF) continue;
+    const end = i > start && buf[i - 1] === CH_CR ? i - 1 : i;
+    if (end > start) lines++;
+    start = i + 1;
+  }
+  return lines;
+}
+
 /** Packed values in `buf[from, to)` (for counting refused samples). */
 function countValues(buf: Uint8Array, from: number, to: number): number {
   let n = 1;

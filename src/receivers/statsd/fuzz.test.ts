@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StatsdAggregator } from './aggregator.ts';
+import { countLines, StatsdAggregator } from './aggregator.ts';
 import { statsdConfigSchema } from './config.ts';
 
 function harness(raw: Record<string, unknown> = {}) {
@@ -79,6 +79,8 @@ describe('statsd fuzz', () => {
         const agg = h.agg;
         const n = agg.ingest(datagram);
         expect(n).toBe(nonEmptyLines(datagram));
+        // What a datagram dropped unparsed (memory pressure) is counted as.
+        expect(countLines(datagram)).toBe(n);
         accepted = n - h.bad();
         expect(accepted).toBeGreaterThanOrEqual(0);
         const { points } = agg.flush();

@@ -11,6 +11,8 @@ import { refusedError } from '../../errors.ts';
 import type { ExpHistogramPoint, Metric, MetricsBatch, NumberPoint } from '../../model/metrics.ts';
 import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
+import { memoryLimiterConfigSchema } from '../../processors/memory_limiter/config.ts';
+import { MemoryMonitor, memoryPressure } from '../../processors/memory_limiter/monitor.ts';
 import { statsdConfigSchema } from './config.ts';
 import { statsdReceiverFactory } from './factory.ts';
 import { StatsdReceiver } from './receiver.ts';
@@ -95,6 +97,27 @@ describe('statsd receiver over UDP', () => {
     await until(() => t.lines() === 3, 'lines');
     await t.receiver.flush();
     expect(t.telemetry.receiverRefused.get({ receiver: 'statsd', reason: 'memory_limit' })).toBe(3);
+  });
+
+  it('drops datagrams unparsed while a memory_limiter is above its soft limit, counting their lines as refused', async () => {
+    const t = await startReceiver({});
+    const limiter = new MemoryMonitor(memoryLimiterConfigSchema.parse({ limit_mib: 100 }), testSettings('processor', 'memory_limiter').logger, {
+      readMemory: () => 99 * 2 ** 20,
+      readRss: () => 0,
+      gc: () => false,
+    });
+    limiter.check();
+    cleanups.push(() => limiter.stop());
+    expect(memoryPressure()).toBe(true);
+    await sendUdp(t.port, ['a:1|c\nb:1|c\r\n\nc:1|ms', 'bad line']);
+    await until(() => t.lines() === 4, 'lines');
+    expect(t.telemetry.receiverRefused.get({ receiver: 'statsd', reason: 'memory_limit' })).toBe(4);
+    expect(t.telemetry.statsdBadLines.get({ receiver: 'statsd', reason: 'no_value' })).toBe(0);
+    limiter.stop();
+    await sendUdp(t.port, ['a:5|c']);
+    await until(() => t.lines() === 5, 'lines after the limiter let go');
+    await t.receiver.flush();
+    expect(value(metricsOf((t.next as CollectingConsumer).batches), 'a')).toBe(5);
   });
 
   it('counts samples over max_series as refused', async () => {

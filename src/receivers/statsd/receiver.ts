@@ -11,8 +11,9 @@ import type { MetricsConsumer } from '../../consumer.ts';
 import { reasonOf } from '../../errors.ts';
 import type { CounterHandle } from '../../telemetry/self-metrics.ts';
 import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
+import { memoryPressure } from '../../processors/memory_limiter/monitor.ts';
 import { ReceiverObs } from '../obs.ts';
-import { StatsdAggregator, type AggregatorSink } from './aggregator.ts';
+import { countLines, StatsdAggregator, type AggregatorSink } from './aggregator.ts';
 import { socketMode, transportOf, type StatsdConfig } from './config.ts';
 import { listenerKind, listenTcp, listenUdp, listenUnixgram, type ListenHandlers, type Listener, type ListenOptions } from './transport.ts';
 
@@ -75,6 +76,13 @@ export class StatsdReceiver implements Receiver {
       logger: this.settings.logger,
       onData: (buf) => {
         if (this.stopped) return;
+        if (memoryPressure()) {
+          // Above a memory_limiter's soft limit: shed before parsing (or aggregating) anything; each line counted as refused.
+          const lines = countLines(buf);
+          this.linesTotal.add(lines);
+          this.obs.refusedPoints('memory_limit', lines);
+          return;
+        }
         try {
           this.linesTotal.add(aggregator.ingest(buf));
         } catch (err) {
