@@ -152,7 +152,10 @@ export class PostgresSender implements Sender {
     await this.maintaining?.catch(() => undefined);
     // The queue is drained by now: merge what it wrote (anything left merges at the next start).
     await this.compacting?.catch(() => undefined);
-    await this.writer?.compact(this.config.rollup_intervals, COMPACT_LIMIT * 10).catch(() => undefined);
+    for (let i = 0; this.writer && i < SHUTDOWN_COMPACT_ROUNDS; i++) {
+      const n = await this.writer.compact(this.config.rollup_intervals, COMPACT_LIMIT).catch(() => 0);
+      if (n < COMPACT_LIMIT) break;
+    }
     await this.pool?.end().catch(() => undefined);
   }
 
@@ -203,7 +206,16 @@ export class PostgresSender implements Sender {
   }
 }
 
-const COMPACT_LIMIT = 20_000;
+/**
+ * Parts claimed per merge transaction. The merge's cost is mostly per series
+ * (lock, read, merge, write back its rollup rows), the claim's per part: a
+ * claim that holds many batches of each series amortises the per-series work.
+ * The database adds parts up, so the daemon holds one row per series and
+ * period, at most this many.
+ */
+const COMPACT_LIMIT = 100_000;
+/** At shutdown, merge at most this many claims; the rest merges at the next start. */
+const SHUTDOWN_COMPACT_ROUNDS = 2;
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];

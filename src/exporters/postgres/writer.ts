@@ -63,16 +63,18 @@ export class Writer {
     try {
       await client.query('BEGIN');
       // Claim parts (SKIP LOCKED: another compactor takes others), and add up in the database those that
-      // share series, smallest period and bucket layout: the daemon reads one row per group, not per batch.
+      // share series, part period and bucket layout: the daemon reads one row per group, not per batch
+      // (groupParts folds part periods into each interval's periods). The text columns are the same
+      // within a group; "C" compares them bytewise instead of by the database's collation.
       const s = this.schema;
-      const finest = Math.min(...intervalsMs);
       const { rows } = await client.query<PartRow & { parts: string }>(
         `WITH claimed AS (
            DELETE FROM ${s}.metric_rollup_parts
             WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${s}.metric_rollup_parts LIMIT $1 FOR UPDATE SKIP LOCKED))
            RETURNING *)
-         SELECT metric, series_id, floor(extract(epoch FROM part_start) * 1000 / $2) * $2 AS part_start,
-                min(tenant_id) AS tenant_id, min(attributes) AS attributes, min(type) AS type, min(unit) AS unit,
+         SELECT metric, series_id, (extract(epoch FROM part_start) * 1000)::float8 AS part_start,
+                min(tenant_id COLLATE "C") AS tenant_id, min(attributes COLLATE "C") AS attributes,
+                min(type COLLATE "C") AS type, min(unit COLLATE "C") AS unit,
                 sum(count) AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
                 bucket_bounds::text AS bucket_bounds, ${s}.array_sum(bucket_counts)::text AS bucket_counts,
                 exp_scale, sum(exp_zero_count) AS exp_zero_count,
@@ -80,8 +82,8 @@ export class Writer {
                 exp_negative_offset, ${s}.array_sum(exp_negative_counts)::text AS exp_negative_counts,
                 count(*) AS parts
            FROM claimed
-          GROUP BY metric, series_id, 3, bucket_bounds, exp_scale, exp_positive_offset, exp_negative_offset`,
-        [limit, finest],
+          GROUP BY metric, series_id, part_start, bucket_bounds, exp_scale, exp_positive_offset, exp_negative_offset`,
+        [limit],
       );
       if (rows.length > 0) await this.upsertRollups(client, groupParts(rows, intervalsMs));
       await client.query('COMMIT');
