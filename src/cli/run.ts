@@ -56,6 +56,10 @@ export async function runDaemon({ files, sets, io }: RunOptions): Promise<number
   logger.info({ admin: admin.address, startup_ms: Math.round(performance.now() - startedAt), files }, 'tributary ready');
 
   const reloads = telemetry.configReloads;
+  // Both series exist from the start at 0: an alert on increase(...{result="failure"}) cannot see the
+  // first failure if the series only appears with it (Prometheus has no earlier sample to compare).
+  reloads.bind({ result: 'success' });
+  reloads.bind({ result: 'failure' });
   const reload = async (trigger: string) => {
     if (service.state !== 'running') return;
     const next = await loadConfig({ files, sets, env: process.env });
@@ -102,7 +106,18 @@ export async function runDaemon({ files, sets, io }: RunOptions): Promise<number
   });
 }
 
+/**
+ * The path of the enabled health_check extension (any `health_check` or
+ * `health_check/name` listed in service.extensions), defaulting to `/` as
+ * otelcol's does: probes copied from an otelcol deployment ask for `/`.
+ */
 function healthCheckPath(config: TributaryConfig): string | undefined {
-  const ext = (config.effective.extensions as Record<string, unknown> | undefined)?.health_check as { path?: unknown } | null | undefined;
-  return typeof ext?.path === 'string' && ext.path !== '/healthz' ? ext.path : undefined;
+  const extensions = (config.effective.extensions ?? {}) as Record<string, unknown>;
+  const service = (config.effective.service ?? {}) as { extensions?: unknown };
+  const enabled = Array.isArray(service.extensions) ? service.extensions : [];
+  const id = enabled.find((e): e is string => typeof e === 'string' && (e === 'health_check' || e.startsWith('health_check/')));
+  if (id === undefined) return undefined;
+  const ext = extensions[id] as { path?: unknown } | null | undefined;
+  const path = typeof ext?.path === 'string' ? ext.path : '/';
+  return path === '/healthz' ? undefined : path;
 }
