@@ -13,6 +13,7 @@ export class ExporterObs {
   private readonly retryHandle: CounterHandle;
   private readonly failedHandles = new Map<string, CounterHandle>();
   private readonly loggedReasons = new Set<string>();
+  private readonly loggedRetryReasons = new Set<string>();
   private disposers: Array<() => void> = [];
 
   constructor(settings: CreateSettings) {
@@ -48,6 +49,22 @@ export class ExporterObs {
     } else {
       this.loggedReasons.add(reason);
       this.settings.logger.warn(fields, what);
+    }
+  }
+
+  /**
+   * The first retryable failure of each reason at warn, with the error: while a
+   * backend is down the retries (and an open breaker, which pauses them) can last
+   * much longer than max_elapsed_time, and the default log level must say why.
+   * Later attempts go to debug.
+   */
+  logRetry(reason: string, err: unknown, fields: Record<string, unknown>): void {
+    const line = { reason, err: err instanceof Error ? err.message : String(err), ...fields };
+    if (this.loggedRetryReasons.has(reason)) {
+      this.settings.logger.debug(line, 'export attempt failed; retrying');
+    } else {
+      this.loggedRetryReasons.add(reason);
+      this.settings.logger.warn(line, 'export attempt failed; retrying (further failures for this reason are logged at debug)');
     }
   }
 

@@ -301,7 +301,7 @@ export class QueuedExporter implements Exporter {
           this.obs.logFailure(reason, points, err, retry.enabled ? 'gave up after retrying' : 'export failed');
           return 'done';
         }
-        this.settings.logger.debug({ reason, delay, attempt }, 'export attempt failed; retrying');
+        this.obs.logRetry(reason, err, { delay, attempt });
         this.obs.retried();
         if (!(await sleep(delay, wait))) return 'abandoned';
       }
