@@ -32,6 +32,8 @@ import { record, vsPrevious } from './lib/baseline.ts';
 const BENCH = 'postgres';
 const TARGET_PER_CPU_SECOND = 100_000;
 const DRAIN_TIMEOUT_MS = 120_000;
+/** Queue consumers, i.e. concurrent batch transactions (the pool holds one more connection, for the compactor). */
+const CONSUMERS = Number(process.env.BENCH_CONSUMERS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const TENANTS = 8;
 const ROUTES = 32;
@@ -118,7 +120,7 @@ try {
   const config = postgresExporterFactory.configSchema.parse({
     dsn: db.url,
     schema: 'bench',
-    sending_queue: { queue_size: POINTS_PER_BATCH * 16, num_consumers: 4, when_full: 'block' },
+    sending_queue: { queue_size: POINTS_PER_BATCH * 16, num_consumers: CONSUMERS, when_full: 'block' },
     timeout: '30s',
   });
   const exporter = postgresExporterFactory.create(settings, config);
@@ -181,7 +183,7 @@ try {
   const usPerPoint = (cpu / points) * 1e6;
   const pgUsPerPoint = (pgCpu / points) * 1e6;
   const met = perCpuSecond >= TARGET_PER_CPU_SECOND;
-  console.log(`batches of ${POINTS_PER_BATCH} points (${TENANTS} tenants, delta counters + histograms, 1m and 1h rollups), ${fmt(wall, 1)} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`batches of ${POINTS_PER_BATCH} points (${TENANTS} tenants, delta counters + histograms, 1m and 1h rollups), ${CONSUMERS} consumers, ${fmt(wall, 1)} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`failed points:                      ${fmt(failed())}`);
   console.log(
     pending === 0
