@@ -16,6 +16,13 @@
  * CPU sharing on 2 cores: the daemon under test is pinned to CPU 0 (all its
  * threads) and the sender to CPU 1, with `taskset`; the daemons run one after
  * the other, never together, so each gets the same core to itself.
+ *
+ * Besides the rates, each daemon's CPU time per line received at its best
+ * step is printed (from /proc; less sensitive to other work on the machine
+ * than the rates). The target is Tributary ≥ 3× etsy's rate: a miss is
+ * printed, and the exit code stays 0. `--record` stores this run's figures in
+ * bench/baseline.json for the next run's "vs previous". BENCH_DAEMON_FLAGS
+ * passes Node/V8 flags to Tributary's daemon only (e.g. "--max-semi-space-size=1").
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -24,6 +31,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { freePort, freeUdpPort } from '../test/harness/ports.ts';
+import { cpuSeconds } from './lib/proc.ts';
+import { record, vsPrevious } from './lib/baseline.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name: string, dflt: number) => {
@@ -35,6 +44,9 @@ const DEADLINE = Date.now() + arg('--deadline-s', 360) * 1000;
 const LOSS_LIMIT = 0.001;
 const FLUSH_MS = 2000; // both daemons flush every 2s
 const BISECT_STEPS = 3;
+const TARGET_RATIO = 3;
+const BENCH = 'statsd';
+const DAEMON_FLAGS = (process.env.BENCH_DAEMON_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 const haveTaskset = (() => {
   try {
@@ -148,7 +160,7 @@ service:
     metrics: { receivers: [statsd], exporters: [prometheus] }
 `,
   );
-  const [cmd, args] = pinned(0, [process.execPath, join(ROOT, 'bin/tributary.js'), 'run', '--config', configPath]);
+  const [cmd, args] = pinned(0, [process.execPath, ...DAEMON_FLAGS, join(ROOT, 'bin/tributary.js'), 'run', '--config', configPath]);
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' } });
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d.toString()));
@@ -187,6 +199,8 @@ interface StepResult {
   received: number;
   loss: number;
   rss: number;
+  /** Daemon CPU seconds per line received during the step. */
+  cpuPerLine: number;
   pass: boolean;
 }
 
@@ -198,14 +212,17 @@ async function step(t: Target, rate: number): Promise<StepResult> {
   sender.stdout!.on('data', (d) => (out += d.toString()));
   let rss = 0;
   const sampler = setInterval(() => (rss = Math.max(rss, rssBytes(t.proc.pid!))), 200);
+  const cpuBefore = cpuSeconds(t.proc.pid!);
   await new Promise((r) => sender.on('exit', r));
   clearInterval(sampler);
   const report = JSON.parse(out.trim().split('\n').pop()!) as { sentLines: number; achievedRate: number };
   const after = await settledCount(t);
+  // Up to the settled count: the backlog drained after the sender stopped is work for these lines too.
+  const cpu = cpuSeconds(t.proc.pid!) - cpuBefore;
   const received = after - before;
   const loss = report.sentLines > 0 ? Math.max(0, (report.sentLines - received) / report.sentLines) : 1;
   const senderKeptUp = report.achievedRate >= rate * 0.97;
-  return { rate, achieved: report.achievedRate, sent: report.sentLines, received, loss, rss, pass: loss < LOSS_LIMIT && senderKeptUp };
+  return { rate, achieved: report.achievedRate, sent: report.sentLines, received, loss, rss, cpuPerLine: received > 0 ? cpu / received : 0, pass: loss < LOSS_LIMIT && senderKeptUp };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -223,7 +240,7 @@ async function stepWithRetry(t: Target, rate: number): Promise<StepResult> {
 function log(t: Target, r: StepResult, note = ''): void {
   const flag = r.pass ? 'ok  ' : r.achieved < r.rate * 0.97 ? 'SEND' : 'LOSS';
   console.log(
-    `  ${t.name.padEnd(12)} ${flag} target ${fmt(r.rate).padStart(9)} lines/s  sent ${fmt(r.achieved).padStart(9)}/s  lost ${(r.loss * 100).toFixed(3).padStart(7)}%  rss ${(r.rss / 2 ** 20).toFixed(0)} MiB${note}`,
+    `  ${t.name.padEnd(12)} ${flag} target ${fmt(r.rate).padStart(9)} lines/s  sent ${fmt(r.achieved).padStart(9)}/s  lost ${(r.loss * 100).toFixed(3).padStart(7)}%  rss ${(r.rss / 2 ** 20).toFixed(0)} MiB  cpu ${(r.cpuPerLine * 1e6).toFixed(2)} µs/line${note}`,
   );
 }
 
@@ -290,12 +307,29 @@ async function main(): Promise<void> {
   }
   const e = etsyResult.best?.rate ?? 0;
   const t = tribResult.best?.rate ?? 0;
+  const ratio = e > 0 ? t / e : 0;
+  const us = (r: StepResult | undefined) => (r ? r.cpuPerLine * 1e6 : 0);
+  const mib = (r: StepResult | undefined) => (r ? r.rss / 2 ** 20 : 0);
   console.log('');
-  console.log(`etsy statsd sustains  ${fmt(e).padStart(9)} lines/s${etsyResult.senderLimited ? ' (at least: sender limit reached)' : ''}`);
-  console.log(`Tributary sustains    ${fmt(t).padStart(9)} lines/s${tribResult.senderLimited ? ' (at least: sender limit reached)' : ''}`);
-  console.log(`ratio                 ${e > 0 ? (t / e).toFixed(2) : 'n/a'}× etsy (target ≥ 3×)`);
-  console.log(`Tributary RSS at that rate: ${tribResult.best ? (tribResult.best.rss / 2 ** 20).toFixed(0) : 'n/a'} MiB (etsy: ${etsyResult.best ? (etsyResult.best.rss / 2 ** 20).toFixed(0) : 'n/a'} MiB)`);
+  console.log(`etsy statsd sustains  ${fmt(e).padStart(9)} lines/s${etsyResult.senderLimited ? ' (at least: sender limit reached)' : ''}, ${us(etsyResult.best).toFixed(2)} µs CPU/line there, RSS ${mib(etsyResult.best).toFixed(0)} MiB`);
+  console.log(
+    `Tributary sustains    ${fmt(t).padStart(9)} lines/s${tribResult.senderLimited ? ' (at least: sender limit reached)' : ''} ${vsPrevious(BENCH, 'tributaryLinesPerSecond', t)}`,
+  );
+  console.log(`  CPU per line there  ${us(tribResult.best).toFixed(2)} µs ${vsPrevious(BENCH, 'tributaryCpuMicrosPerLine', us(tribResult.best))}`);
+  console.log(`  RSS at that rate    ${mib(tribResult.best).toFixed(0)} MiB ${vsPrevious(BENCH, 'tributaryRssMiB', mib(tribResult.best))}`);
+  console.log(`ratio                 ${e > 0 ? ratio.toFixed(2) : 'n/a'}× etsy ${vsPrevious(BENCH, 'ratioToEtsy', ratio)}`);
+  if (e > 0 && t > 0 && ratio >= TARGET_RATIO) console.log(`target met: Tributary sustains ≥ ${TARGET_RATIO}× etsy's rate`);
+  else console.log(`TARGET MISSED: ${e > 0 && t > 0 ? `${ratio.toFixed(2)}×` : 'no passing step'}, target ≥ ${TARGET_RATIO}× etsy's rate`);
+  console.log(`load average at the end: ${loadavg()[0].toFixed(2)} (rates depend on other work on the machine; CPU per line less so)`);
   if (Date.now() >= DEADLINE) console.log('(deadline reached: the search stopped early)');
+  record(BENCH, {
+    etsyLinesPerSecond: e,
+    tributaryLinesPerSecond: t,
+    ratioToEtsy: Number(ratio.toFixed(3)),
+    etsyCpuMicrosPerLine: Number(us(etsyResult.best).toFixed(3)),
+    tributaryCpuMicrosPerLine: Number(us(tribResult.best).toFixed(3)),
+    tributaryRssMiB: Math.round(mib(tribResult.best)),
+  });
 }
 
 main().then(
