@@ -75,14 +75,15 @@ function boundSockets(pid: number): string[] {
     }
   }
   const out: string[] = [];
-  for (const proto of ['tcp', 'udp'] as const) {
+  for (const proto of ['tcp', 'udp', 'tcp6', 'udp6'] as const) {
     for (const line of readFileSync(`/proc/${pid}/net/${proto}`, 'utf8').split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || !inodes.has(f[9])) continue;
       // tcp: only listeners (state 0A); udp: every bound socket.
-      if (proto === 'tcp' && f[3] !== '0A') continue;
+      if (proto.startsWith('tcp') && f[3] !== '0A') continue;
       const [hexIp, hexPort] = f[1].split(':');
-      const ip = [3, 2, 1, 0].map((i) => parseInt(hexIp.slice(i * 2, i * 2 + 2), 16)).join('.');
+      // IPv4 as dotted quad; IPv6 left in /proc's hex (none is expected).
+      const ip = hexIp.length === 8 ? [3, 2, 1, 0].map((i) => parseInt(hexIp.slice(i * 2, i * 2 + 2), 16)).join('.') : hexIp;
       out.push(`${proto} ${ip}:${parseInt(hexPort, 16)}`);
     }
   }
@@ -479,7 +480,10 @@ service:
     hist.points[0].bucketCounts = [];
     expect(await postProto(httpPort, invalid)).toBe(200);
     const sock = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => sock.send('acc.statsd:1|c\nacc.statsd.g:5|g\nnot a line\n_e{1,1}:a|b', udp, '127.0.0.1', () => resolve()));
+    const binary = Buffer.from(Array.from({ length: 1000 }, (_, i) => 0x80 + (i % 0x80)));
+    for (const datagram of ['acc.statsd:1|c\nacc.statsd.g:5|g\nnot a line\n_e{1,1}:a|b', binary, Buffer.alloc(65_507, 0x78)]) {
+      await new Promise<void>((resolve) => sock.send(datagram, udp, '127.0.0.1', () => resolve()));
+    }
     sock.close();
 
     const accepted = async () => d.selfMetric('tributary_receiver_accepted_points_total', { pipeline: 'metrics' });
@@ -539,7 +543,10 @@ service:
     expect(labelsOf('process_resident_memory_bytes')).toEqual(['']);
     expect(labelsOf('nodejs_eventloop_lag_seconds')).toEqual(['']);
     expect(await d.selfMetric('tributary_receiver_refused_points_total', { receiver: 'otlp', reason: 'invalid' })).toBe(1);
-    expect(await d.selfMetric('tributary_statsd_bad_lines_total', { receiver: 'statsd' })).toBe(1);
+    // Garbage and a maximal datagram are bad lines, counted; every line is accounted for.
+    expect(await d.selfMetric('tributary_statsd_bad_lines_total', { receiver: 'statsd' })).toBe(3);
+    expect(await d.selfMetric('tributary_statsd_lines_total', { receiver: 'statsd' })).toBe(2 + 3 + 1);
+    expect((await fetch(`${d.adminUrl}/healthz`)).status).toBe(200);
   }, 30_000);
 });
 
