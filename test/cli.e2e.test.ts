@@ -29,10 +29,12 @@ describe('tributary CLI', () => {
     const v = cli(['--version']);
     expect(v.code).toBe(0);
     expect(v.stdout.trim()).toBe(`tributary ${pkg.version}`);
-    const h = cli(['--help']);
-    expect(h.code).toBe(0);
-    expect(h.stdout).toContain('validate');
-    expect(h.stdout).toContain('print-config');
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const h = cli(args);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toContain('validate');
+      expect(h.stdout).toContain('print-config');
+    }
   });
 
   it('exits 2 on a bad command line', () => {

@@ -80,7 +80,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     return EXIT_USAGE;
   }
   const { values, positionals } = parsed;
-  if (values.help) {
+  if (values.help || positionals[0] === 'help') {
     io.out(HELP);
     return EXIT_OK;
   }

@@ -84,6 +84,11 @@ export function validateService(
     result.settings.shutdownTimeoutMs = s.shutdown_timeout;
     if (s.telemetry?.logs?.level) result.settings.logLevel = s.telemetry.logs.level;
     if (s.admin?.endpoint) result.settings.adminEndpoint = s.admin.endpoint;
+    // otelcol serves its own metrics where telemetry.metrics says (:8888 by default); Tributary
+    // serves them on the admin endpoint only. Accepted, so otelcol configs load, but said out loud.
+    const m = s.telemetry?.metrics;
+    if (m?.address !== undefined) rep.warn(['service', 'telemetry', 'metrics', 'address'], 'ignored: self-metrics are served on the admin endpoint at /metrics (service.admin.endpoint)');
+    if (m?.readers !== undefined) rep.warn(['service', 'telemetry', 'metrics', 'readers'], 'ignored: self-metrics are served on the admin endpoint at /metrics (service.admin.endpoint)');
   }
 
   validatePipelines(raw.pipelines, rep, defined, result);

@@ -150,7 +150,11 @@ describe('service, extensions and telemetry as otelcol writes them', () => {
     const r = await loadText(
       `${base}extensions:\n  health_check:\n    endpoint: 127.0.0.1:8080\n    path: /health\n    check_collector_pipeline: { enabled: false }\nservice:\n  extensions: [health_check]\n  telemetry:\n    logs: { level: warn, encoding: console }\n    metrics: { level: basic, address: "0.0.0.0:8888", readers: [] }\n    resource: { service.name: sidecar }\n  shutdown_timeout: 1m30s\n${pipelines}`,
     );
-    expect(lines(r)).toEqual([]);
+    // otelcol's own metrics endpoint does not exist here: accepted, with a warning saying where self-metrics are.
+    expect(lines(r)).toEqual([
+      'cfg.yaml:14:30: service.telemetry.metrics.address: ignored: self-metrics are served on the admin endpoint at /metrics (service.admin.endpoint)',
+      'cfg.yaml:14:55: service.telemetry.metrics.readers: ignored: self-metrics are served on the admin endpoint at /metrics (service.admin.endpoint)',
+    ]);
     expect(r.config!.service).toEqual({ adminEndpoint: '127.0.0.1:8080', logLevel: 'warn', shutdownTimeoutMs: 90_000 });
   });
 
