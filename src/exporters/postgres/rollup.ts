@@ -318,7 +318,16 @@ function sketchRanges(acc: RollupAcc): Array<[number, number, number]> {
  * edges are clamped by min/max (and an unbounded edge replaced by them).
  */
 export function quantile(acc: RollupAcc, q: number): number | null {
+  return quantileOf(acc, sketchRanges(acc), q);
+}
+
+/** Several quantiles of one sketch, its bucket ranges listed once. */
+export function quantiles(acc: RollupAcc, qs: readonly number[]): Array<number | null> {
   const ranges = sketchRanges(acc);
+  return qs.map((q) => quantileOf(acc, ranges, q));
+}
+
+function quantileOf(acc: RollupAcc, ranges: Array<[number, number, number]>, q: number): number | null {
   let total = 0;
   for (const r of ranges) total += r[2];
   if (total <= 0) return null;

@@ -177,6 +177,33 @@ describe('postgres sender', () => {
     expect(lat.rows[0].p95).toBeLessThanOrEqual(Math.min(hi, 2000));
   });
 
+  it('merges gauge samples into a stored exponential sketch across merges', async () => {
+    const signal = new AbortController().signal;
+    const samples = [[10, 20, 30], [40, 50, 1000]];
+    for (const [b, values] of samples.entries()) {
+      await sender.send(
+        batchOf({ 'tenant.id': 'acme' }, [gauge('queue.depth', values.map((value, i) => ({ attrs: { q: 'jobs' }, value, timeMs: base + 120_000 + b * 1000 + i })))]),
+        signal,
+      );
+      await sender.flushRollups();
+    }
+    const { rows } = await client.query(
+      `SELECT count, sum, min, max, p50, p99, exp_scale, exp_positive_counts FROM ${schema}.metric_rollups
+        WHERE metric = 'queue.depth' AND period = interval '1 minute' AND period_start = $1`,
+      [new Date(base + 120_000)],
+    );
+    expect(rows).toHaveLength(1);
+    const r = rows[0];
+    expect([Number(r.count), r.sum, r.min, r.max]).toEqual([6, 1150, 10, 1000]);
+    expect(r.exp_positive_counts.map(Number).reduce((a: number, b: number) => a + b, 0)).toBe(6);
+    // Within the sketch's relative bucket width (scale >= 3 here: under 9%).
+    const width = 2 ** (2 ** -r.exp_scale) - 1;
+    expect(r.exp_scale).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(r.p50 - exactQuantile([10, 20, 30, 40, 50, 1000], 0.5)) / 30).toBeLessThanOrEqual(width);
+    expect(r.p99).toBeLessThanOrEqual(1000);
+    expect(Math.abs(r.p99 - 1000) / 1000).toBeLessThanOrEqual(width);
+  });
+
   it('refuses points older than retention and makes partitions for future points', async () => {
     const future = Date.now() + 10 * DAY_MS;
     const outcome = await sender.send(

@@ -35,7 +35,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PART_COLUMNS, POINT_COLUMNS, type EncodedBatch, type RollupEntry } from './encode.ts';
-import { mergeAcc, newAcc, quantile, type RollupAcc } from './rollup.ts';
+import { mergeAcc, newAcc, quantiles, type RollupAcc } from './rollup.ts';
 import { acquire, release } from './pool.ts';
 
 export type WriteResult = 'written' | 'duplicate';
@@ -142,13 +142,18 @@ export class Writer {
     return 'written';
   }
 
+  /**
+   * Parameters go as array literals built here (numbers joined, text quoted
+   * once), and stored sketches come back as text: pg's generic array
+   * serialiser and parser cost more than the rest of the merge.
+   */
   async upsertRollups(client: PoolClient, entries: RollupEntry[]): Promise<void> {
     const s = this.schema;
     entries.sort(compareEntries);
-    const metric = entries.map((e) => e.metric);
-    const periodSecs = entries.map((e) => e.periodMs / 1000);
-    const periodStart = entries.map((e) => new Date(e.periodStartMs).toISOString());
-    const seriesId = entries.map((e) => e.seriesId);
+    const metric = textArray(entries.map((e) => e.metric));
+    const periodSecs = numberArray(entries.map((e) => e.periodMs / 1000));
+    const periodStart = textArray(entries.map((e) => new Date(e.periodStartMs).toISOString()));
+    const seriesId = textArray(entries.map((e) => e.seriesId));
 
     // 1. Make sure a row exists for every key, so that step 2 can lock it (a concurrent
     //    inserter of the same key makes us wait here until it commits).
@@ -159,13 +164,22 @@ export class Writer {
               WITH ORDINALITY AS k(m, p, ps, sid, t, a, ty, u, i)
         ORDER BY k.i
        ON CONFLICT DO NOTHING`,
-      [metric, periodSecs, periodStart, seriesId, entries.map((e) => e.tenantId), entries.map((e) => e.attributesJson), entries.map((e) => e.type), entries.map((e) => e.unit)],
+      [
+        metric,
+        periodSecs,
+        periodStart,
+        seriesId,
+        textArray(entries.map((e) => e.tenantId)),
+        textArray(entries.map((e) => e.attributesJson)),
+        textArray(entries.map((e) => e.type)),
+        textArray(entries.map((e) => e.unit)),
+      ],
     );
 
     // 2. Lock and read what is stored, in key order.
     const { rows } = await client.query<StoredRow & { i: string }>(
-      `SELECT k.i, r.count, r.sum, r.min, r.max, r.bucket_bounds, r.bucket_counts, r.exp_scale, r.exp_zero_count,
-              r.exp_positive_offset, r.exp_positive_counts, r.exp_negative_offset, r.exp_negative_counts
+      `SELECT k.i, r.count, r.sum, r.min, r.max, r.bucket_bounds::text, r.bucket_counts::text, r.exp_scale, r.exp_zero_count,
+              r.exp_positive_offset, r.exp_positive_counts::text, r.exp_negative_offset, r.exp_negative_counts::text
          FROM unnest($1::text[], $2::float8[], $3::timestamptz[], $4::uuid[]) WITH ORDINALITY AS k(m, p, ps, sid, i)
          JOIN ${s}.metric_rollups r
            ON r.metric = k.m AND r.period = make_interval(secs => k.p) AND r.period_start = k.ps AND r.series_id = k.sid
@@ -177,13 +191,49 @@ export class Writer {
     for (const r of rows) stored.set(Number(r.i) - 1, r);
 
     // 3. Merge in the daemon (percentiles need the whole sketch), then write back.
-    const merged: RollupAcc[] = entries.map((e, i) => {
+    const n = entries.length;
+    const count: number[] = new Array(n);
+    const sum: Array<number | null> = new Array(n);
+    const min: Array<number | null> = new Array(n);
+    const max: Array<number | null> = new Array(n);
+    const p50: Array<number | null> = new Array(n);
+    const p95: Array<number | null> = new Array(n);
+    const p99: Array<number | null> = new Array(n);
+    const bb: Array<string | null> = new Array(n);
+    const bc: Array<string | null> = new Array(n);
+    const es: Array<number | null> = new Array(n);
+    const ez: Array<number | null> = new Array(n);
+    const epo: Array<number | null> = new Array(n);
+    const epc: Array<string | null> = new Array(n);
+    const eno: Array<number | null> = new Array(n);
+    const enc: Array<string | null> = new Array(n);
+    for (let i = 0; i < n; i++) {
       const row = stored.get(i);
-      if (row === undefined || Number(row.count) === 0) return e.acc;
-      const acc = accFromRow(row);
-      mergeAcc(acc, e.acc);
-      return acc;
-    });
+      let a = entries[i].acc;
+      if (row !== undefined && Number(row.count) !== 0) {
+        const acc = accFromRow(row);
+        mergeAcc(acc, a);
+        a = acc;
+      }
+      const explicit = a.kind === 'explicit';
+      const exp = a.kind === 'exponential';
+      const q = quantiles(a, PERCENTILES);
+      count[i] = Math.round(a.count);
+      sum[i] = a.sum;
+      min[i] = a.min;
+      max[i] = a.max;
+      p50[i] = q[0];
+      p95[i] = q[1];
+      p99[i] = q[2];
+      bb[i] = explicit ? arrayLiteral(a.bounds!, false) : null;
+      bc[i] = explicit ? arrayLiteral(a.bucketCounts!, true) : null;
+      es[i] = exp ? a.scale : null;
+      ez[i] = exp ? Math.round(a.zeroCount) : null;
+      epo[i] = exp ? a.positive.offset : null;
+      epc[i] = exp ? arrayLiteral(a.positive.bucketCounts, true) : null;
+      eno[i] = exp ? a.negative.offset : null;
+      enc[i] = exp ? arrayLiteral(a.negative.bucketCounts, true) : null;
+    }
     await client.query(
       `UPDATE ${s}.metric_rollups r
           SET count = v.c, sum = v.su, min = v.mi, max = v.ma, p50 = v.q50, p95 = v.q95, p99 = v.q99,
@@ -202,25 +252,27 @@ export class Writer {
         periodSecs,
         periodStart,
         seriesId,
-        merged.map((a) => Math.round(a.count)),
-        merged.map((a) => a.sum),
-        merged.map((a) => a.min),
-        merged.map((a) => a.max),
-        merged.map((a) => quantile(a, 0.5)),
-        merged.map((a) => quantile(a, 0.95)),
-        merged.map((a) => quantile(a, 0.99)),
-        merged.map((a) => (a.kind === 'explicit' ? arrayLiteral(a.bounds!, false) : null)),
-        merged.map((a) => (a.kind === 'explicit' ? arrayLiteral(a.bucketCounts!, true) : null)),
-        merged.map((a) => (a.kind === 'exponential' ? a.scale : null)),
-        merged.map((a) => (a.kind === 'exponential' ? Math.round(a.zeroCount) : null)),
-        merged.map((a) => (a.kind === 'exponential' ? a.positive.offset : null)),
-        merged.map((a) => (a.kind === 'exponential' ? arrayLiteral(a.positive.bucketCounts, true) : null)),
-        merged.map((a) => (a.kind === 'exponential' ? a.negative.offset : null)),
-        merged.map((a) => (a.kind === 'exponential' ? arrayLiteral(a.negative.bucketCounts, true) : null)),
+        numberArray(count),
+        numberArray(sum),
+        numberArray(min),
+        numberArray(max),
+        numberArray(p50),
+        numberArray(p95),
+        numberArray(p99),
+        textArray(bb),
+        textArray(bc),
+        numberArray(es),
+        numberArray(ez),
+        numberArray(epo),
+        textArray(epc),
+        numberArray(eno),
+        textArray(enc),
       ],
     );
   }
 }
+
+const PERCENTILES = [0.5, 0.95, 0.99] as const;
 
 interface PartRow {
   metric: string;
@@ -289,19 +341,20 @@ function parseArray(text: string | null): number[] {
   return text.slice(1, -1).split(',').map(Number);
 }
 
+/** A locked metric_rollups row, its arrays as text. */
 interface StoredRow {
   count: string;
   sum: number | null;
   min: number | null;
   max: number | null;
-  bucket_bounds: number[] | null;
-  bucket_counts: string[] | null;
+  bucket_bounds: string | null;
+  bucket_counts: string | null;
   exp_scale: number | null;
   exp_zero_count: string | null;
   exp_positive_offset: number | null;
-  exp_positive_counts: string[] | null;
+  exp_positive_counts: string | null;
   exp_negative_offset: number | null;
-  exp_negative_counts: string[] | null;
+  exp_negative_counts: string | null;
 }
 
 export function accFromRow(row: StoredRow): RollupAcc {
@@ -312,14 +365,14 @@ export function accFromRow(row: StoredRow): RollupAcc {
   acc.max = row.max;
   if (row.bucket_bounds !== null && row.bucket_counts !== null) {
     acc.kind = 'explicit';
-    acc.bounds = row.bucket_bounds.map(Number);
-    acc.bucketCounts = row.bucket_counts.map(Number);
+    acc.bounds = parseArray(row.bucket_bounds);
+    acc.bucketCounts = parseArray(row.bucket_counts);
   } else if (row.exp_scale !== null) {
     acc.kind = 'exponential';
     acc.scale = row.exp_scale;
     acc.zeroCount = Number(row.exp_zero_count ?? 0);
-    acc.positive = { offset: row.exp_positive_offset ?? 0, bucketCounts: (row.exp_positive_counts ?? []).map(Number) };
-    acc.negative = { offset: row.exp_negative_offset ?? 0, bucketCounts: (row.exp_negative_counts ?? []).map(Number) };
+    acc.positive = { offset: row.exp_positive_offset ?? 0, bucketCounts: parseArray(row.exp_positive_counts) };
+    acc.negative = { offset: row.exp_negative_offset ?? 0, bucketCounts: parseArray(row.exp_negative_counts) };
   }
   return acc;
 }
@@ -334,6 +387,30 @@ function compareEntries(a: RollupEntry, b: RollupEntry): number {
 function arrayLiteral(values: number[], integers: boolean): string {
   return '{' + values.map((v) => (integers ? String(Math.round(v)) : String(v))).join(',') + '}';
 }
+
+/** A one-dimensional array literal of numbers or NULLs (NaN and ±Infinity print as PostgreSQL reads them). */
+function numberArray(values: Array<number | null>): string {
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) s += ',';
+    const v = values[i];
+    s += v === null ? 'NULL' : String(v);
+  }
+  return s + '}';
+}
+
+/** A one-dimensional text array literal: every element quoted, so no text is mistaken for NULL or a delimiter. */
+function textArray(values: Array<string | null>): string {
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) s += ',';
+    const v = values[i];
+    s += v === null ? 'NULL' : '"' + (NEEDS_QUOTING.test(v) ? v.replace(/["\\]/g, '\\$&') : v) + '"';
+  }
+  return s + '}';
+}
+
+const NEEDS_QUOTING = /["\\]/;
 
 function destroyConnection(client: PoolClient): void {
   const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
