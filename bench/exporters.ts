@@ -120,7 +120,7 @@ async function diskQueueRun(): Promise<void> {
     let c0 = cpuSeconds();
     const writes: Promise<void>[] = [];
     for (let i = 0; i < BATCHES; i++) {
-      const e = { id: store.allocateId(), points: SERIES, batch: undefined };
+      const e = { id: store.allocateId(), points: SERIES, pipeline: 'metrics', batch: undefined };
       entries.push(e);
       writes.push(store.write(e, batch));
       // A bounded number of writes in flight, as consumers offering batches would have.

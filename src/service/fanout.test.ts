@@ -26,6 +26,8 @@ describe('ExporterFanout', () => {
   it('delivers to every exporter while one hangs, and counts a throwing one as failed without failing the rest', async () => {
     const telemetry = new PipelineTelemetry();
     const fast = new CollectingConsumer();
+    const contexts: unknown[] = [];
+    const recording: MetricsConsumer = { consume: async (_b, ctx) => void contexts.push(ctx) };
     let release!: () => void;
     const slow: MetricsConsumer = { consume: () => new Promise<void>((r) => (release = r)) };
     const broken: MetricsConsumer = {
@@ -34,10 +36,12 @@ describe('ExporterFanout', () => {
       },
     };
     const fanout = new ExporterFanout(
+      'metrics/a',
       [
         { id: 'slow', consumer: slow },
         { id: 'broken', consumer: broken },
         { id: 'fast', consumer: fast },
+        { id: 'recording', consumer: recording },
       ],
       telemetry,
       silentLogger(),
@@ -48,11 +52,14 @@ describe('ExporterFanout', () => {
     expect(fast.batches).toHaveLength(1);
     release();
     await done;
-    expect(telemetry.exporterFailed.get({ exporter: 'broken', reason: 'internal' })).toBe(3);
+    expect(telemetry.exporterFailed.get({ exporter: 'broken', pipeline: 'metrics/a', reason: 'internal' })).toBe(3);
+    // Each exporter is told the pipeline, so a shared exporter can count per pipeline.
+    expect(contexts).toEqual([{ pipeline: 'metrics/a' }]);
   });
 
   it('passes a refusal back as back-pressure', async () => {
     const fanout = new ExporterFanout(
+      'metrics',
       [
         { id: 'full', consumer: { consume: async () => Promise.reject(refusedError('full', { reason: 'queue_full' })) } },
         { id: 'ok', consumer: new CollectingConsumer() },

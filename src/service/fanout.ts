@@ -7,9 +7,11 @@
  *   sockets and simply starts feeding the new pipelines.
  * - `ExporterFanout`: one per pipeline, feeding its exporters. Exporters are
  *   called side by side; one that is slow or throws never delays or breaks
- *   delivery to the others.
+ *   delivery to the others. It tells each exporter the pipeline
+ *   (`ConsumeContext`): an exporter named by several pipelines is one
+ *   instance, and counts sent/failed per pipeline (CONTRACT §6).
  */
-import type { MetricsConsumer } from '../consumer.ts';
+import type { ConsumeContext, MetricsConsumer } from '../consumer.ts';
 import { cloneBatch, countPoints, type MetricsBatch } from '../model/metrics.ts';
 import { TributaryError, isRefused, reasonOf } from '../errors.ts';
 import type { CounterHandle, PipelineTelemetry } from '../telemetry/self-metrics.ts';
@@ -119,13 +121,17 @@ export interface ExporterRef {
 }
 
 export class ExporterFanout implements MetricsConsumer {
+  readonly pipelineId: string;
+  private readonly ctx: ConsumeContext;
   private readonly exporters: ExporterRef[];
   private readonly telemetry: PipelineTelemetry;
   private readonly logger: Logger;
   /** Exporters read batches and never change them, so one batch is shared. */
   readonly mutatesData = false;
 
-  constructor(exporters: ExporterRef[], telemetry: PipelineTelemetry, logger: Logger) {
+  constructor(pipelineId: string, exporters: ExporterRef[], telemetry: PipelineTelemetry, logger: Logger) {
+    this.pipelineId = pipelineId;
+    this.ctx = { pipeline: pipelineId };
     this.exporters = exporters;
     this.telemetry = telemetry;
     this.logger = logger;
@@ -141,13 +147,13 @@ export class ExporterFanout implements MetricsConsumer {
 
   private async deliver(e: ExporterRef, batch: MetricsBatch): Promise<void> {
     try {
-      await e.consumer.consume(batch);
+      await e.consumer.consume(batch, this.ctx);
     } catch (err) {
       // A refusal (a full queue in `block` mode) is back-pressure the receivers must see.
       if (isRefused(err)) throw err;
       // Anything else is a bug in an exporter: count the points so nothing disappears, and keep going.
       const n = countPoints(batch);
-      this.telemetry.exporterFailed.add({ exporter: e.id, reason: 'internal' }, n);
+      this.telemetry.exporterFailed.add({ exporter: e.id, pipeline: this.pipelineId, reason: 'internal' }, n);
       this.logger.error({ exporter: e.id, err: err instanceof Error ? err.message : String(err), points: n }, 'exporter threw; points counted as failed');
     }
   }

@@ -118,6 +118,7 @@ export function buildGraph(config: TributaryConfig, deps: GraphDeps, previous?: 
       continue;
     }
     const fanout = new ExporterFanout(
+      p.id,
       p.exporters.map((id) => ({ id, consumer: graph.exporters.get(id)!.instance })),
       deps.telemetry,
       deps.logger.child({ pipeline: p.id }),

@@ -198,8 +198,9 @@ describe('Service.reload of changed exporters', () => {
     expect(values.filter((v) => v === undefined)).toEqual([]);
     for (let k = 1; k < values.length; k++) expect(values[k]!).toBeGreaterThanOrEqual(values[k - 1]!);
 
-    // Nothing went to the backend while it was down; everything is queued once, at the successor.
-    const otlpLabels = { exporter: 'otlp_http' };
+    // Nothing went to the backend while it was down; everything is queued once, at the successor,
+    // and counted in its pipeline once sent (the pipeline travels with the batches it hands over).
+    const otlpLabels = { exporter: 'otlp_http', pipeline: 'metrics' };
     await until(() => queued() === accepted, 'all points queued');
     expect(telemetry.exporterSent.get(otlpLabels)).toBe(0);
     backend.up = true;
@@ -207,7 +208,7 @@ describe('Service.reload of changed exporters', () => {
     expect([...backend.byHeader]).toEqual([['v2', accepted]]);
     expect(telemetry.exporterFailed.sum(otlpLabels)).toBe(0);
     expect(queued()).toBe(0);
-    expect(telemetry.exporterSent.get({ exporter: 'prometheus' })).toBe(accepted);
+    expect(telemetry.exporterSent.get({ exporter: 'prometheus', pipeline: 'metrics' })).toBe(accepted);
     expect(service.host.sockets.size).toBe(0);
   });
 });

@@ -2,8 +2,11 @@
  * The durable store behind `sending_queue.storage: disk`: an LMDB environment
  * per exporter under `directory`. Each batch is written ahead (before
  * `consume` resolves) as the OTLP protobuf of the batch behind a version byte
- * and a CRC-32, keyed by `[id, points]` so entries replay in order and can be
- * counted even when their bytes are damaged. LMDB commits are crash-safe; with
+ * and a CRC-32, keyed by `[id, points, pipeline]` so entries replay in order
+ * and can be counted, in the pipeline they came in through, even when their
+ * bytes are damaged (the pipeline is left out of the key when it is "", which
+ * is also how entries written before pipelines were recorded read back: their
+ * `[id, points]` keys resume with pipeline ""). LMDB commits are crash-safe; with
  * `sync_interval` > 0 the fsync happens on a timer instead of per commit, so a
  * process crash loses nothing and a power loss at most that interval.
  *
@@ -34,7 +37,19 @@ export interface DiskStoreOptions {
   /** Defaults to the OTLP protobuf codec of src/otlp. */
   codec?: BatchCodec;
   /** An entry that could not be read back (bad checksum, undecodable, bad key). */
-  onCorrupt?(points: number, err: unknown): void;
+  onCorrupt?(points: number, err: unknown, pipeline: string): void;
+}
+
+/** `[id, points]` (pipeline "") or `[id, points, pipeline]`. */
+type EntryKey = [number, number] | [number, number, string];
+
+function keyOf(entry: QueueEntry): EntryKey {
+  return entry.pipeline ? [entry.id, entry.points, entry.pipeline] : [entry.id, entry.points];
+}
+
+function isEntryKey(key: unknown): key is EntryKey {
+  if (!Array.isArray(key) || typeof key[0] !== 'number' || typeof key[1] !== 'number') return false;
+  return key.length === 2 || (key.length === 3 && typeof key[2] === 'string' && key[2] !== '');
 }
 
 const FORMAT_OTLP_PROTO = 1;
@@ -42,7 +57,7 @@ const HEADER_BYTES = 5;
 
 interface SharedEnv {
   path: string;
-  db: RootDatabase<Buffer, [number, number]>;
+  db: RootDatabase<Buffer, EntryKey>;
   nextId: number;
   /** IDs some open store is responsible for. */
   owned: Set<number>;
@@ -62,7 +77,7 @@ const envs = new Map<string, SharedEnv>();
 let lmdbOpen: (typeof import('lmdb'))['open'] | undefined;
 
 /** lmdb-js has `sync` on the root database but leaves it out of its typings. */
-function syncEnv(db: RootDatabase<Buffer, [number, number]>): Promise<void> {
+function syncEnv(db: RootDatabase<Buffer, EntryKey>): Promise<void> {
   return new Promise((resolve) => (db as unknown as { sync(cb: (err?: unknown) => void): void }).sync(() => resolve()));
 }
 
@@ -76,7 +91,7 @@ function openEnv(path: string, syncIntervalMs: number): SharedEnv {
   if (env) return env;
   mkdirSync(path, { recursive: true });
   const noSync = syncIntervalMs > 0;
-  const db = lmdbOpen!<Buffer, [number, number]>({ path, encoding: 'binary', noSync });
+  const db = lmdbOpen!<Buffer, EntryKey>({ path, encoding: 'binary', noSync });
   let maxId = 0;
   for (const key of db.getKeys()) {
     if (Array.isArray(key) && typeof key[0] === 'number' && key[0] > maxId) maxId = key[0];
@@ -120,14 +135,14 @@ export class DiskStore implements QueueStore {
     env.stores.push(this);
     const resumed: QueueEntry[] = [];
     for (const key of env.db.getKeys()) {
-      if (!Array.isArray(key) || typeof key[0] !== 'number' || typeof key[1] !== 'number') {
-        this.opts.onCorrupt?.(0, new Error('malformed queue key'));
-        env.db.remove(key as [number, number]);
+      if (!isEntryKey(key)) {
+        this.opts.onCorrupt?.(0, new Error('malformed queue key'), '');
+        env.db.remove(key);
         continue;
       }
       if (env.owned.has(key[0])) continue;
       env.owned.add(key[0]);
-      resumed.push({ id: key[0], points: key[1], batch: undefined });
+      resumed.push({ id: key[0], points: key[1], pipeline: key[2] ?? '', batch: undefined });
     }
     return resumed;
   }
@@ -151,7 +166,7 @@ export class DiskStore implements QueueStore {
     value[0] = FORMAT_OTLP_PROTO;
     value.writeUInt32BE(crc32(payload), 1);
     value.set(payload, HEADER_BYTES);
-    await env.db.put([entry.id, entry.points], value);
+    await env.db.put(keyOf(entry), value);
     if (!env.noSync) await env.db.flushed;
     else if (this.opts.syncIntervalMs === 0) await syncEnv(env.db);
   }
@@ -159,14 +174,14 @@ export class DiskStore implements QueueStore {
   read(entry: QueueEntry): MetricsBatch | undefined {
     const env = this.mustEnv();
     try {
-      const value = env.db.getBinary([entry.id, entry.points]);
+      const value = env.db.getBinary(keyOf(entry));
       if (!value) throw new Error(`queue entry ${entry.id} missing`);
       if (value.length < HEADER_BYTES || value[0] !== FORMAT_OTLP_PROTO) throw new Error(`queue entry ${entry.id} has an unknown format`);
       const payload = value.subarray(HEADER_BYTES);
       if (crc32(payload) !== value.readUInt32BE(1)) throw new Error(`queue entry ${entry.id} fails its checksum`);
       return this.codec!.decode(payload);
     } catch (err) {
-      this.opts.onCorrupt?.(entry.points, err);
+      this.opts.onCorrupt?.(entry.points, err, entry.pipeline);
       return undefined;
     }
   }
@@ -175,7 +190,7 @@ export class DiskStore implements QueueStore {
     const env = this.env;
     if (!env || this.closed) return;
     env.owned.delete(entry.id);
-    env.db.remove([entry.id, entry.points]);
+    env.db.remove(keyOf(entry));
   }
 
   async close(leftover: QueueEntry[]): Promise<void> {
@@ -186,7 +201,7 @@ export class DiskStore implements QueueStore {
     const heir = env.stores[env.stores.length - 1];
     if (heir) {
       // Another queue on this directory (the exporter rebuilt by a reload) sends what we could not.
-      heir.onAdopt?.(leftover.map((e) => ({ id: e.id, points: e.points, batch: undefined })));
+      heir.onAdopt?.(leftover.map((e) => ({ id: e.id, points: e.points, pipeline: e.pipeline, batch: undefined })));
       return;
     }
     for (const e of leftover) env.owned.delete(e.id);

@@ -181,6 +181,97 @@ describe('queued exporter', () => {
   });
 });
 
+describe('per-pipeline accounting (one exporter named by several pipelines)', () => {
+  const a = { pipeline: 'metrics/a' };
+  const b = { pipeline: 'metrics/b' };
+  /** Sent, failed by reason and retries of one pipeline, and the same for batches consumed without one. */
+  const countsOf = (telemetry: PipelineTelemetry, pipeline?: string) => {
+    const labels: Record<string, string> = pipeline ? { exporter: 'otlp_http/test', pipeline } : { exporter: 'otlp_http/test' };
+    const failed: Record<string, number> = {};
+    for (const s of telemetry.exporterFailed.samples()) if (s.labels.pipeline === pipeline && s.labels.exporter === labels.exporter) failed[s.labels.reason] = s.value;
+    return { sent: telemetry.exporterSent.get(labels), retries: telemetry.exporterRetries.get(labels), failed };
+  };
+
+  it('counts sent, failed and retries in the pipeline each batch came in through; prepare keeps it', async () => {
+    const telemetry = new PipelineTelemetry();
+    const backend = new ScriptedBackend();
+    // Prepare drops the last point of every batch (as a delta → cumulative conversion drops a first delta).
+    const sender: Sender = { send: (batch, signal) => backend.send(batch, signal), prepare: (batch) => (batch.resourceMetrics[0].scopeMetrics[0].metrics[0].points.pop(), batch) };
+    const exporter = createExporter(testSettings('exporter', 'otlp_http/test', '', telemetry), helperConfig({ sending_queue: { num_consumers: 1 } }), sender);
+    await exporter.start(testHost());
+    // One consumer, so the script meets the batches in order: a retried once; b partly rejected, then refused.
+    backend.script = [retryableError('down', { reason: 'http_503' }), {} as SendOutcome, { rejectedPoints: 1, reason: 'partial_success' }, errorFromHttpStatus(400, 'bad')];
+    await exporter.consume(gaugeBatch(6, 0), a);
+    await exporter.consume(gaugeBatch(4, 10), b);
+    await exporter.consume(gaugeBatch(3, 20), b);
+    await until(() => backend.script.length === 0 && (telemetry.exporterQueueSize.get({ exporter: 'otlp_http/test' }) ?? 0) === 0);
+    expect(countsOf(telemetry, 'metrics/a')).toEqual({ sent: 5, retries: 1, failed: { unsupported: 1 } });
+    expect(countsOf(telemetry, 'metrics/b')).toEqual({ sent: 2, retries: 0, failed: { unsupported: 2, partial_success: 1, http_400: 2 } });
+    // Accounting per pipeline (CONTRACT §6): 6 = 5 + 1 and 7 = 2 + 5, nothing queued, nothing counted without a pipeline.
+    expect(countsOf(telemetry)).toEqual({ sent: 0, retries: 0, failed: {} });
+    // The prepared batches reached the backend (it took 10..12 and said it rejected one of them).
+    expect(backend.received).toEqual([0, 1, 2, 3, 4, 10, 11, 12]);
+    await exporter.shutdown();
+  });
+
+  it('counts queue_full drops and what shutdown gives up on in each batch’s pipeline', async () => {
+    const telemetry = new PipelineTelemetry();
+    const backend = new ScriptedBackend();
+    backend.fallback = 'hang';
+    const cfg = helperConfig({ sending_queue: { queue_size: 10, num_consumers: 1 } });
+    const exporter = createExporter({ ...testSettings('exporter', 'otlp_http/test', '', telemetry), shutdownTimeoutMs: 20 }, cfg, backend);
+    await exporter.start(testHost());
+    await exporter.consume(gaugeBatch(4, 0), a); // taken by the consumer, hangs in flight
+    await until(() => backend.attempts === 1);
+    await exporter.consume(gaugeBatch(3, 10), b);
+    await exporter.consume(gaugeBatch(3, 20), a);
+    await exporter.consume(gaugeBatch(2, 30), b); // evicts b's waiting 3 (drop_oldest)
+    await exporter.shutdown();
+    expect(countsOf(telemetry, 'metrics/a').failed).toEqual({ shutdown: 7 });
+    expect(countsOf(telemetry, 'metrics/b').failed).toEqual({ queue_full: 3, shutdown: 2 });
+  });
+
+  it('without a queue (pull exporters, debug) counts inline deliveries per pipeline too', async () => {
+    const telemetry = new PipelineTelemetry();
+    const backend = new ScriptedBackend();
+    const exporter = createExporter(testSettings('exporter', 'otlp_http/test', '', telemetry), undefined, backend);
+    await exporter.start(testHost());
+    backend.script = [{} as SendOutcome, { rejectedPoints: 2, reason: 'out_of_order' }, retryableError('down', { reason: 'network' })];
+    await exporter.consume(gaugeBatch(3), a);
+    await exporter.consume(gaugeBatch(5), b);
+    await exporter.consume(gaugeBatch(1), b);
+    await exporter.shutdown();
+    await exporter.consume(gaugeBatch(2), a);
+    expect(countsOf(telemetry, 'metrics/a')).toEqual({ sent: 3, retries: 0, failed: { shutdown: 2 } });
+    expect(countsOf(telemetry, 'metrics/b')).toEqual({ sent: 3, retries: 0, failed: { out_of_order: 2, network: 1 } });
+  });
+
+  it('a disk queue keeps each batch’s pipeline across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trib-dq-'));
+    try {
+      const cfg = helperConfig({ sending_queue: { storage: 'disk', directory: dir } });
+      const first = setup(cfg, { shutdownTimeoutMs: 30, diskCodec: jsonCodec });
+      await first.exporter.start(testHost());
+      first.backend.fallback = retryableError('down');
+      await first.exporter.consume(gaugeBatch(4, 0), a);
+      await first.exporter.consume(gaugeBatch(2, 4), b);
+      await first.exporter.consume(gaugeBatch(1, 6));
+      await first.exporter.shutdown();
+      expect(first.telemetry.exporterSent.sum()).toBe(0);
+
+      const second = setup(cfg, { diskCodec: jsonCodec });
+      await second.exporter.start(testHost());
+      await until(() => second.telemetry.exporterSent.sum() === 7);
+      expect(countsOf(second.telemetry, 'metrics/a').sent).toBe(4);
+      expect(countsOf(second.telemetry, 'metrics/b').sent).toBe(2);
+      expect(countsOf(second.telemetry).sent).toBe(1);
+      await second.exporter.shutdown();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('disk queue through the exporter', () => {
   it('keeps what the backend did not take across a restart and sends it after the next start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trib-dq-'));

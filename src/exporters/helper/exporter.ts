@@ -1,6 +1,6 @@
 /**
  * The exporter helper: turns "send this batch" into a full exporter with
- * accounting (sent/failed by reason), and — when given the shared settings —
+ * accounting (sent/failed by reason, per pipeline), and — when given the shared settings —
  * timeout, retry, sending queue and circuit breaker (otelcol's exporterhelper).
  *
  * An exporter implementation only encodes and sends; it signals failures by
@@ -8,11 +8,13 @@
  * returning how many points the backend rejected.
  */
 import type { CreateSettings, Exporter, Host } from '../../component.ts';
+import type { ConsumeContext } from '../../consumer.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
 import { countPoints } from '../../model/metrics.ts';
 import { reasonOf } from '../../errors.ts';
 import type { ExporterHelperConfig } from './config.ts';
 import type { BatchCodec } from './disk-queue.ts';
+import { ExporterObs } from './obs.ts';
 import { QueuedExporter } from './queued-exporter.ts';
 import { handOverSender, registerSender } from './succession.ts';
 
@@ -68,7 +70,7 @@ class InlineExporter implements Exporter {
   private readonly settings: CreateSettings;
   private readonly sender: Sender;
   private readonly timeoutMs: number | undefined;
-  private readonly sent;
+  private readonly obs: ExporterObs;
   private stopped = false;
   /** Set by a live reload: what still reaches this exporter goes there. */
   private successor: Exporter | undefined;
@@ -77,21 +79,21 @@ class InlineExporter implements Exporter {
     this.settings = settings;
     this.sender = sender;
     this.timeoutMs = timeoutMs;
-    this.sent = settings.telemetry.exporterSent.bind({ exporter: settings.id.id });
+    this.obs = new ExporterObs(settings);
   }
 
   async start(host: Host): Promise<void> {
     await this.sender.start?.(host);
   }
 
-  async consume(batch: MetricsBatch): Promise<void> {
+  async consume(batch: MetricsBatch, ctx?: ConsumeContext): Promise<void> {
     // Replaced pipelines still draining into this exporter feed its successor (which counts them).
-    if (this.successor) return this.successor.consume(batch);
+    if (this.successor) return this.successor.consume(batch, ctx);
     let n = countPoints(batch);
     if (n === 0) return;
-    const failed = this.settings.telemetry.exporterFailed;
+    const pipeline = ctx?.pipeline ?? '';
     if (this.stopped) {
-      failed.add({ exporter: this.settings.id.id, reason: 'shutdown' }, n);
+      this.obs.failed(pipeline, 'shutdown', n);
       return;
     }
     const signal = this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : new AbortController().signal;
@@ -99,16 +101,16 @@ class InlineExporter implements Exporter {
       if (this.sender.prepare) {
         batch = this.sender.prepare(batch);
         const kept = countPoints(batch);
-        if (kept < n) failed.add({ exporter: this.settings.id.id, reason: 'unsupported' }, n - kept);
+        if (kept < n) this.obs.failed(pipeline, 'unsupported', n - kept);
         n = kept;
         if (n === 0) return;
       }
       const outcome = await this.sender.send(batch, signal);
       const rejected = Math.min(n, Math.max(0, Number(outcome?.rejectedPoints) || 0));
-      this.sent.add(n - rejected);
-      if (rejected > 0) failed.add({ exporter: this.settings.id.id, reason: outcome?.reason ?? 'rejected' }, rejected);
+      this.obs.sent(pipeline, n - rejected);
+      if (rejected > 0) this.obs.failed(pipeline, outcome?.reason ?? 'rejected', rejected);
     } catch (err) {
-      failed.add({ exporter: this.settings.id.id, reason: reasonOf(err) }, n);
+      this.obs.failed(pipeline, reasonOf(err), n);
       this.settings.logger.warn({ err: String(err), points: n }, 'export failed');
     }
   }

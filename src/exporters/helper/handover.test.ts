@@ -59,8 +59,9 @@ function pair(oldCfg: ExporterHelperConfig, newCfg: ExporterHelperConfig, prepar
   const successor = createExporter(settings(), newCfg, backend.sender('new', prepared), { diskCodec: jsonCodec });
   running.push(old, successor);
   const labels = { exporter: 'otlp_http/up' };
+  // Summed over pipelines: batches consumed with a pipeline are counted under it.
   const stats = () => ({
-    sent: telemetry.exporterSent.get(labels),
+    sent: telemetry.exporterSent.sum(labels),
     failed: telemetry.exporterFailed.sum(labels),
     queued: telemetry.exporterQueueSize.get(labels) ?? 0,
   });
@@ -200,6 +201,31 @@ describe('queued exporter handover', () => {
     await until(() => telemetry.exporterSent.get({ exporter: 'otlp_http/up' }) === 20);
     expect(backend.values()).toEqual(range(20));
     expect(backend.delivered.every((d) => d.via === 'b')).toBe(true);
+  });
+
+  it.each(['memory', 'same disk directory', 'another disk directory'])('keeps each batch’s pipeline through the handover (%s)', async (where) => {
+    const [dirA, dirB] = [mkdtempSync(join(tmpdir(), 'trib-handover-a-')), mkdtempSync(join(tmpdir(), 'trib-handover-b-'))];
+    dirs.push(dirA, dirB);
+    const queueAt = (directory: string) => (where === 'memory' ? {} : { storage: 'disk' as const, directory });
+    const cfg = (directory: string) => helperConfig({ sending_queue: { num_consumers: 1, ...queueAt(directory) } });
+    const { backend, old, successor, stats, telemetry } = pair(cfg(dirA), cfg(where === 'another disk directory' ? dirB : dirA));
+    const host = testHost();
+    await old.start(host);
+    // Backend down: the first batch is retrying (in flight), the others wait.
+    await old.consume(gaugeBatch(2, 0), { pipeline: 'a' });
+    await old.consume(gaugeBatch(3, 2), { pipeline: 'b' });
+    await old.consume(gaugeBatch(4, 5), { pipeline: 'a' });
+    await until(() => stats().queued === 9 && telemetry.exporterRetries.sum() > 0);
+    await successor.start(host);
+    await old.handOverTo!(successor);
+    await old.consume(gaugeBatch(5, 9), { pipeline: 'b' });
+    await old.shutdown();
+    backend.up = true;
+    await until(() => stats().sent === 14);
+    expect(backend.values()).toEqual(range(14));
+    expect(telemetry.exporterSent.get({ exporter: 'otlp_http/up', pipeline: 'a' })).toBe(6);
+    expect(telemetry.exporterSent.get({ exporter: 'otlp_http/up', pipeline: 'b' })).toBe(8);
+    expect(telemetry.exporterFailed.sum()).toBe(0);
   });
 
   it('a successor without a queue gets what is consumed from then on; the old one drains its own queue', async () => {

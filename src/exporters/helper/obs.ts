@@ -1,44 +1,72 @@
 /**
- * Exporter self-metrics (CONTRACT §6): sent, failed by reason, retries, and
- * the queue/breaker gauges. Handles are bound once; gauges are callbacks read
- * at scrape time and removed at shutdown, because a live reload rebuilds the
- * exporter and the old instance must not keep reporting.
+ * Exporter self-metrics (CONTRACT §6): sent, failed by reason and retries per
+ * pipeline, and the queue/breaker gauges per exporter instance. Handles are
+ * bound once per pipeline; gauges are callbacks read at scrape time and
+ * removed at shutdown, because a live reload rebuilds the exporter and the
+ * old instance must not keep reporting.
  */
 import type { CreateSettings } from '../../component.ts';
-import type { CounterHandle } from '../../telemetry/self-metrics.ts';
+import type { CounterHandle, Labels } from '../../telemetry/self-metrics.ts';
+
+/**
+ * The labels of an exporter's counters: `{exporter, pipeline}`. One exporter
+ * instance serves every pipeline that names it, so CONTRACT §6's accounting
+ * (accepted into a pipeline = sent + failed + dropped + queued) is checked per
+ * pipeline. A batch consumed outside a pipeline (unit tests, disk queue entries
+ * written before pipelines were recorded) has pipeline "" and no `pipeline`
+ * label: Prometheus treats an empty label as absent, and rendering both forms
+ * would expose one series twice.
+ */
+export function exporterLabels(exporter: string, pipeline: string): Labels {
+  return pipeline ? { exporter, pipeline } : { exporter };
+}
+
+/** The counter handles of one pipeline, bound once. */
+interface PipelineHandles {
+  readonly sent: CounterHandle;
+  readonly retries: CounterHandle;
+  readonly failed: Map<string, CounterHandle>;
+}
 
 export class ExporterObs {
   private readonly settings: CreateSettings;
-  private readonly sentHandle: CounterHandle;
-  private readonly retryHandle: CounterHandle;
-  private readonly failedHandles = new Map<string, CounterHandle>();
+  private readonly pipelines = new Map<string, PipelineHandles>();
   private readonly loggedReasons = new Set<string>();
   private readonly loggedRetryReasons = new Set<string>();
   private disposers: Array<() => void> = [];
 
   constructor(settings: CreateSettings) {
     this.settings = settings;
-    const exporter = settings.id.id;
-    this.sentHandle = settings.telemetry.exporterSent.bind({ exporter });
-    this.retryHandle = settings.telemetry.exporterRetries.bind({ exporter });
   }
 
-  sent(points: number): void {
-    if (points > 0) this.sentHandle.add(points);
+  sent(pipeline: string, points: number): void {
+    if (points > 0) this.handles(pipeline).sent.add(points);
   }
 
-  retried(): void {
-    this.retryHandle.add(1);
+  retried(pipeline: string): void {
+    this.handles(pipeline).retries.add(1);
   }
 
-  failed(reason: string, points: number): void {
+  failed(pipeline: string, reason: string, points: number): void {
     if (points <= 0) return;
-    let h = this.failedHandles.get(reason);
+    const handles = this.handles(pipeline);
+    let h = handles.failed.get(reason);
     if (!h) {
-      h = this.settings.telemetry.exporterFailed.bind({ exporter: this.settings.id.id, reason });
-      this.failedHandles.set(reason, h);
+      h = this.settings.telemetry.exporterFailed.bind({ ...exporterLabels(this.settings.id.id, pipeline), reason });
+      handles.failed.set(reason, h);
     }
     h.add(points);
+  }
+
+  private handles(pipeline: string): PipelineHandles {
+    let h = this.pipelines.get(pipeline);
+    if (!h) {
+      const labels = exporterLabels(this.settings.id.id, pipeline);
+      const t = this.settings.telemetry;
+      h = { sent: t.exporterSent.bind(labels), retries: t.exporterRetries.bind(labels), failed: new Map() };
+      this.pipelines.set(pipeline, h);
+    }
+    return h;
   }
 
   /** Warn the first time a reason shows up; later ones go to debug so an outage does not flood the log. */

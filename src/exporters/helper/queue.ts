@@ -21,6 +21,8 @@ export type WhenFull = 'drop_oldest' | 'drop_newest' | 'block';
 export interface QueueEntry {
   id: number;
   points: number;
+  /** The pipeline the batch came in through ("" when unknown), so what becomes of it is counted there (CONTRACT §6). */
+  pipeline: string;
   /** The batch, while it is in memory; a disk queue reloads it with `QueueStore.read`. */
   batch: MetricsBatch | undefined;
 }
@@ -49,8 +51,8 @@ export interface QueueOptions {
   capacity: number;
   whenFull: WhenFull;
   store?: QueueStore;
-  /** Points dropped to make room, with the reason. */
-  onDrop(reason: string, points: number): void;
+  /** Points dropped to make room, with the reason and the pipeline they came in through. */
+  onDrop(reason: string, points: number, pipeline: string): void;
   /** The store could not write: the batch stays queued in memory only. */
   onStoreError?(err: unknown): void;
   /** Suggested client back-off when `block` refuses. */
@@ -101,12 +103,12 @@ export class BatchQueue {
    * Queue a batch. Resolves once it is held (written ahead on disk for a
    * durable queue); rejects with `TRIB_REFUSED` when full and `block`.
    */
-  async offer(batch: MetricsBatch, points: number): Promise<void> {
+  async offer(batch: MetricsBatch, points: number, pipeline: string): Promise<void> {
     if (this.opts.whenFull === 'block') {
       if (this.held > 0 && this.held + points > this.capacity) {
         throw refusedError(`sending queue full (${this.held}/${this.capacity} points)`, { reason: 'queue_full', retryAfterMs: this.opts.retryAfterMs?.() ?? 1000 });
       }
-      return this.push(batch, points);
+      return this.push(batch, points, pipeline);
     }
     // A batch larger than the whole queue is split so drop_oldest can keep its newest part.
     const pieces = points > this.capacity ? splitBatch(batch, this.capacity) : [batch];
@@ -116,11 +118,11 @@ export class BatchQueue {
       if (this.held + n > this.capacity) {
         if (this.opts.whenFull === 'drop_oldest') this.evictFor(n);
         if (this.held + n > this.capacity) {
-          this.opts.onDrop('queue_full', n);
+          this.opts.onDrop('queue_full', n, pipeline);
           continue;
         }
       }
-      writes.push(this.push(piece, n));
+      writes.push(this.push(piece, n, pipeline));
     }
     await Promise.all(writes);
   }
@@ -163,21 +165,19 @@ export class BatchQueue {
   /**
    * Shutdown: hand back everything still held (waiting and in flight) and
    * close the store; a durable store keeps them for the next start.
-   * Returns the points that were left.
+   * Returns the entries that were left, oldest first.
    */
-  async release(): Promise<number> {
+  async release(): Promise<QueueEntry[]> {
     this.close();
     const left = this.waiting.slice(this.head).concat([...this.inFlight]);
     this.waiting = [];
     this.head = 0;
     this.inFlight.clear();
-    let points = 0;
-    for (const e of left) points += e.points;
     this.held = 0;
     left.sort((a, b) => a.id - b.id);
     await this.store?.close(left);
     this.checkEmpty();
-    return points;
+    return left;
   }
 
   /**
@@ -216,7 +216,7 @@ export class BatchQueue {
     if (entries.length === 0) return;
     const source = from.store;
     if (this.store && source && this.store.shares?.(source)) {
-      this.adopt(entries.map((e) => ({ id: e.id, points: e.points, batch: e.batch })));
+      this.adopt(entries.map((e) => ({ id: e.id, points: e.points, pipeline: e.pipeline, batch: e.batch })));
       return;
     }
     const copies: QueueEntry[] = [];
@@ -228,7 +228,7 @@ export class BatchQueue {
         source?.remove(e);
         continue;
       }
-      copies.push({ id: this.store ? this.store.allocateId() : this.nextId++, points: e.points, batch });
+      copies.push({ id: this.store ? this.store.allocateId() : this.nextId++, points: e.points, pipeline: e.pipeline, batch });
       originals.push(e);
     }
     this.adopt(copies);
@@ -236,8 +236,8 @@ export class BatchQueue {
     for (const e of originals) source?.remove(e);
   }
 
-  private async push(batch: MetricsBatch, points: number): Promise<void> {
-    const entry: QueueEntry = { id: this.store ? this.store.allocateId() : this.nextId++, points, batch };
+  private async push(batch: MetricsBatch, points: number, pipeline: string): Promise<void> {
+    const entry: QueueEntry = { id: this.store ? this.store.allocateId() : this.nextId++, points, pipeline, batch };
     this.held += points;
     this.enqueue(entry);
     await this.persist(entry, batch);
@@ -279,16 +279,18 @@ export class BatchQueue {
   }
 
   private evictFor(points: number): void {
-    let dropped = 0;
+    // The evicted entries may come from several pipelines: each is counted in its own.
+    let dropped: Map<string, number> | undefined;
     while (this.held + points > this.capacity) {
       if (this.head >= this.waiting.length) break;
       const e = this.waiting[this.head];
       this.waiting[this.head++] = undefined as unknown as QueueEntry;
       this.held -= e.points;
-      dropped += e.points;
+      dropped ??= new Map();
+      dropped.set(e.pipeline, (dropped.get(e.pipeline) ?? 0) + e.points);
       this.store?.remove(e);
     }
-    if (dropped > 0) this.opts.onDrop('queue_full', dropped);
+    if (dropped) for (const [pipeline, n] of dropped) this.opts.onDrop('queue_full', n, pipeline);
   }
 
   private adopt(entries: QueueEntry[]): void {
@@ -307,6 +309,13 @@ export class BatchQueue {
     const w = this.emptyWaiters.splice(0);
     for (const resolve of w) resolve();
   }
+}
+
+/** Points per pipeline in `entries` (what `release` left, for the shutdown accounting). */
+export function pointsByPipeline(entries: QueueEntry[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of entries) out.set(e.pipeline, (out.get(e.pipeline) ?? 0) + e.points);
+  return out;
 }
 
 function countOf(batch: MetricsBatch): number {

@@ -6,7 +6,10 @@
  * consumers, so a slow or dead backend never delays another exporter.
  *
  * Accounting (CONTRACT §6): every point given to `consume` ends up counted
- * as sent or failed(reason), or is still in `queue.size`.
+ * as sent or failed(reason), or is still in `queue.size`. Sent, failed and
+ * retries carry the pipeline the batch came in through (`ConsumeContext`),
+ * which travels with the batch: through `prepare`, the queue (and the disk
+ * queue's keys), retries and a handover to a successor.
  *
  * Live reload (`handOverTo`): the exporter replacing this one (same ID, new
  * config) gets the waiting batches, in order, into its own queue — moved,
@@ -19,12 +22,13 @@
  * the shutdown deadline, may have arrived).
  */
 import type { CreateSettings, Exporter, Host } from '../../component.ts';
+import type { ConsumeContext } from '../../consumer.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
 import { countPoints } from '../../model/metrics.ts';
 import { TributaryError, isPermanent, reasonOf } from '../../errors.ts';
 import type { ExporterHelperConfig } from './config.ts';
 import type { ExporterOptions, Sender } from './exporter.ts';
-import { BatchQueue, type QueueEntry } from './queue.ts';
+import { BatchQueue, pointsByPipeline, type QueueEntry } from './queue.ts';
 import { DiskStore } from './disk-queue.ts';
 import { CircuitBreaker, BREAKER_STATE_VALUE } from './circuit-breaker.ts';
 import { raceAbort, retryDelay, sleep } from './retry.ts';
@@ -80,8 +84,8 @@ export class QueuedExporter implements Exporter {
               exporterId: settings.id.id,
               syncIntervalMs: q.sync_interval,
               codec: opts.diskCodec,
-              onCorrupt: (points, err) => {
-                this.obs.failed('corrupt', points);
+              onCorrupt: (points, err, pipeline) => {
+                this.obs.failed(pipeline, 'corrupt', points);
                 this.obs.logFailure('corrupt', points, err, 'skipped a damaged disk queue entry');
               },
             })
@@ -90,8 +94,8 @@ export class QueuedExporter implements Exporter {
         capacity: q.queue_size,
         whenFull: q.when_full,
         store,
-        onDrop: (reason, points) => {
-          this.obs.failed(reason, points);
+        onDrop: (reason, points, pipeline) => {
+          this.obs.failed(pipeline, reason, points);
           this.obs.logFailure(reason, points, 'sending queue full', 'dropped points');
         },
         onStoreError: (err) => settings.logger.error({ err: String(err) }, 'disk queue write failed; batch kept in memory only'),
@@ -120,27 +124,29 @@ export class QueuedExporter implements Exporter {
     return (this.queue ? this.queue.size : this.inlinePoints) + (this.predecessor?.heldPoints() ?? 0);
   }
 
-  async consume(batch: MetricsBatch): Promise<void> {
+  async consume(batch: MetricsBatch, ctx?: ConsumeContext): Promise<void> {
     // Replaced pipelines still draining into this exporter feed its successor (which prepares and counts).
-    if (this.successor) return this.successor.consume(batch);
+    if (this.successor) return this.successor.consume(batch, ctx);
     let n = countPoints(batch);
     if (n === 0) return;
+    const pipeline = ctx?.pipeline ?? '';
     if (this.stopped) {
-      this.obs.failed('shutdown', n);
+      this.obs.failed(pipeline, 'shutdown', n);
       return;
     }
     if (this.sender.prepare) {
+      // The prepared batch replaces the original and stays in its pipeline.
       batch = this.sender.prepare(batch);
       const kept = countPoints(batch);
-      if (kept < n) this.obs.failed('unsupported', n - kept);
+      if (kept < n) this.obs.failed(pipeline, 'unsupported', n - kept);
       n = kept;
       if (n === 0) return;
     }
-    if (this.queue) return this.queue.offer(batch, n);
+    if (this.queue) return this.queue.offer(batch, n, pipeline);
     // No queue: the caller waits for delivery, and an open breaker fails fast (there is nowhere to wait).
     this.inlinePoints += n;
-    const p = this.deliver(batch, n, false).then((r) => {
-      if (r === 'abandoned') this.obs.failed('shutdown', n);
+    const p = this.deliver(batch, n, pipeline, false).then((r) => {
+      if (r === 'abandoned') this.obs.failed(pipeline, 'shutdown', n);
     });
     this.inline.add(p);
     try {
@@ -192,11 +198,13 @@ export class QueuedExporter implements Exporter {
     await drained;
     if (queue) {
       const left = await queue.release();
-      if (left > 0) {
-        if (queue.durable) this.settings.logger.info({ points: left }, 'left in the disk queue for the next start');
+      let points = 0;
+      for (const e of left) points += e.points;
+      if (points > 0) {
+        if (queue.durable) this.settings.logger.info({ points }, 'left in the disk queue for the next start');
         else {
-          this.obs.failed('shutdown', left);
-          this.obs.logFailure('shutdown', left, 'shutdown deadline passed', 'dropped queued points at shutdown');
+          for (const [pipeline, n] of pointsByPipeline(left)) this.obs.failed(pipeline, 'shutdown', n);
+          this.obs.logFailure('shutdown', points, 'shutdown deadline passed', 'dropped queued points at shutdown');
         }
       }
     }
@@ -232,7 +240,7 @@ export class QueuedExporter implements Exporter {
     }
     // Keep the batch in memory while it is being retried (it was loaded anyway).
     entry.batch = batch;
-    const result = await this.deliver(batch, entry.points, true);
+    const result = await this.deliver(batch, entry.points, entry.pipeline, true);
     if (result === 'done') queue.complete(entry);
     // Handed over: the successor retries it. Otherwise it stays held; `release` accounts for it at shutdown.
     else if (this.heir && queue.detach(entry)) await this.heir.takeOver(queue, [entry]);
@@ -242,7 +250,7 @@ export class QueuedExporter implements Exporter {
    * Send one batch until it is delivered, permanently refused, or out of
    * retry budget; 'abandoned' when shutdown cut it short (the caller keeps it).
    */
-  private async deliver(batch: MetricsBatch, points: number, waitForBreaker: boolean): Promise<Delivery> {
+  private async deliver(batch: MetricsBatch, points: number, pipeline: string, waitForBreaker: boolean): Promise<Delivery> {
     const retry = this.cfg.retry_on_failure;
     const stop = this.hardStop.signal;
     const startedAt = Date.now();
@@ -261,7 +269,7 @@ export class QueuedExporter implements Exporter {
       } else {
         permit = this.breaker.tryAcquire();
         if (!permit) {
-          this.obs.failed('circuit_open', points);
+          this.obs.failed(pipeline, 'circuit_open', points);
           return 'done';
         }
       }
@@ -270,10 +278,10 @@ export class QueuedExporter implements Exporter {
         const outcome = await raceAbort(Promise.resolve().then(() => this.sender.send(batch, signal)), signal);
         this.breaker.release(permit, true);
         const rejected = Math.min(points, Math.max(0, Number(outcome?.rejectedPoints) || 0));
-        this.obs.sent(points - rejected);
+        this.obs.sent(pipeline, points - rejected);
         if (rejected > 0) {
           const reason = outcome?.reason ?? 'rejected';
-          this.obs.failed(reason, rejected);
+          this.obs.failed(pipeline, reason, rejected);
           this.obs.logFailure(reason, rejected, outcome?.message ?? 'partial success', 'backend rejected points');
         }
         return 'done';
@@ -286,7 +294,7 @@ export class QueuedExporter implements Exporter {
         const reason = reasonOf(err);
         if (isPermanent(err)) {
           this.breaker.release(permit, true);
-          this.obs.failed(reason, points);
+          this.obs.failed(pipeline, reason, points);
           this.obs.logFailure(reason, points, err, 'backend refused points permanently; dropped');
           return 'done';
         }
@@ -297,12 +305,12 @@ export class QueuedExporter implements Exporter {
         const delay = retryDelay(retry, attempt, retryAfterMs);
         const elapsed = Date.now() - startedAt - pausedMs;
         if (!retry.enabled || (retry.max_elapsed_time > 0 && elapsed + delay > retry.max_elapsed_time)) {
-          this.obs.failed(reason, points);
+          this.obs.failed(pipeline, reason, points);
           this.obs.logFailure(reason, points, err, retry.enabled ? 'gave up after retrying' : 'export failed');
           return 'done';
         }
         this.obs.logRetry(reason, err, { delay, attempt });
-        this.obs.retried();
+        this.obs.retried(pipeline);
         if (!(await sleep(delay, wait))) return 'abandoned';
       }
     }
