@@ -1,7 +1,6 @@
 /** Shared by the protobuf and JSON request decoders. */
 import { TributaryError } from '../errors.ts';
 import type { AttributeValue, Attributes } from '../model/metrics.ts';
-import { WireError } from './wire.ts';
 
 /** Points dropped while decoding, for partial success and the `invalid` refusal counter. */
 export interface DecodeIssues {
@@ -27,8 +26,10 @@ export const FLAG_NO_RECORDED_VALUE = 1;
 
 export function malformed(err: unknown): TributaryError {
   if (err instanceof TributaryError) return err;
-  // RangeError: a stack overflow or an out-of-range read on hostile input; never a crash.
-  const detail = err instanceof WireError || err instanceof RangeError || err instanceof SyntaxError ? err.message : String(err);
+  // Whatever hostile input made the decoder throw (a wire or JSON shape error, a RangeError from a stack
+  // overflow or an out-of-range read) is a bad request, never a crash. The message alone: clients read it
+  // in the Status body, where String(err)'s `Error: ` prefix is noise.
+  const detail = err instanceof Error ? err.message : String(err);
   return new TributaryError('TRIB_BAD_REQUEST', `malformed OTLP request: ${detail}`, { reason: 'malformed', cause: err });
 }
 

@@ -96,6 +96,8 @@ export interface GrpcSettings extends ProtocolSettings {
 
 export interface HttpSettings extends ProtocolSettings {
   metricsPath: string;
+  /** How long a whole request may take to arrive; not a config key (tests shorten it). Default in `http.ts`. */
+  requestTimeoutMs?: number;
 }
 
 export function grpcSettings(cfg: OtlpReceiverConfig): GrpcSettings | undefined {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
+import zlib from 'node:zlib';
 import { CollectingConsumer, type MetricsConsumer } from '../../consumer.ts';
 import { refusedError } from '../../errors.ts';
 import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
@@ -102,9 +103,10 @@ describe('otlp receiver over gRPC', () => {
     await expectStillServing();
   });
 
-  it('answers RESOURCE_EXHAUSTED over the receive limit', async () => {
+  it('answers RESOURCE_EXHAUSTED over the receive limit and counts it', async () => {
     const res = await exportRaw(r.grpcPort, Buffer.alloc(2 * 1024 * 1024));
     expect(res.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(r.refusedRequests('too_large')).toBe(1);
     await expectStillServing();
   });
 
@@ -175,5 +177,195 @@ describe('otlp receiver over gRPC with a bearer token', () => {
     } finally {
       await s.receiver.shutdown();
     }
+  });
+});
+
+/**
+ * Calls grpc-js refuses before the Export handler runs (`grpc-refusals.ts`):
+ * each is answered with the OTLP spec's code and counted once with a reason;
+ * the handler's own refusals and client cancellations are not counted twice.
+ */
+describe('otlp receiver over gRPC: refusals by grpc-js itself', () => {
+  const REASONS = ['malformed', 'too_large', 'unsupported_encoding', 'timeout', 'other', 'unauthenticated', 'receiver_stopped'];
+  let c: CollectingConsumer;
+  let s: Started;
+  let session: http2.ClientHttp2Session;
+  const good = Buffer.from(encodeExportRequest(typicalBatch(2)));
+
+  beforeAll(async () => {
+    c = new CollectingConsumer();
+    s = await startReceiver(c, { protocols: { grpc: { endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 1 } } });
+    session = http2.connect(`http://127.0.0.1:${s.grpcPort}`);
+    session.on('error', () => {});
+  });
+  afterAll(async () => {
+    session.close();
+    await s.receiver.shutdown();
+  });
+
+  const frame = (payload: Buffer, compressed = 0, claimedLength = payload.length) => {
+    const header = Buffer.alloc(5);
+    header[0] = compressed;
+    header.writeUInt32BE(claimedLength, 1);
+    return Buffer.concat([header, payload]);
+  };
+
+  interface Answer {
+    status?: string;
+    message?: string;
+    headers: http2.IncomingHttpHeaders;
+  }
+
+  /** One raw call: `body` pieces written in order; `end: false` leaves the request open (the server must end it). */
+  function call(body: Buffer[], headers: Record<string, string> = {}, opts: { end?: boolean } = {}): Promise<Answer> {
+    return new Promise((resolve) => {
+      const stream = session.request({ ':method': 'POST', ':path': METRICS_EXPORT_PATH, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+      const answer: Answer = { headers: {} };
+      const take = (h: http2.IncomingHttpHeaders) => {
+        Object.assign(answer.headers, h);
+        if (h['grpc-status'] !== undefined) {
+          answer.status = String(h['grpc-status']);
+          answer.message = decodeURIComponent(String(h['grpc-message'] ?? ''));
+          // Answered: a request left open (`end: false`) is closed by the client now.
+          if (opts.end === false) stream.close();
+        }
+      };
+      stream.on('response', take);
+      stream.on('trailers', take);
+      stream.on('error', () => {});
+      const timer = setTimeout(() => stream.close(), 10_000);
+      stream.on('close', () => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      stream.resume();
+      for (const b of body) stream.write(b);
+      if (opts.end !== false) stream.end();
+    });
+  }
+
+  const counts = () => Object.fromEntries(REASONS.map((reason) => [reason, s.refusedRequests(reason)]).filter(([, n]) => n !== 0));
+
+  /** Runs `fn` and returns how each reason's count moved. */
+  async function delta(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+    const before = counts() as Record<string, number>;
+    await fn();
+    const after = counts() as Record<string, number>;
+    const moved: Record<string, number> = {};
+    for (const reason of REASONS) {
+      const d = (after[reason] ?? 0) - (before[reason] ?? 0);
+      if (d !== 0) moved[reason] = d;
+    }
+    return moved;
+  }
+
+  async function stillServing(): Promise<void> {
+    const before = c.batches.length;
+    expect((await call([frame(good)])).status).toBe('0');
+    expect(c.batches.length).toBe(before + 1);
+  }
+
+  it('a truncated message: INVALID_ARGUMENT (grpc-js says UNIMPLEMENTED), counted malformed', async () => {
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(good.subarray(0, 10), 0, 100)])))).toEqual({ malformed: 1 });
+    expect(a.status).toBe(String(grpc.status.INVALID_ARGUMENT));
+    expect(a.message).toMatch(/no complete request message/);
+    await stillServing();
+  });
+
+  it('a truncated frame header and an empty stream: INVALID_ARGUMENT, counted malformed', async () => {
+    let a!: Answer;
+    let b!: Answer;
+    const moved = await delta(async () => {
+      a = await call([Buffer.from([0, 0, 0])]);
+      b = await call([]);
+    });
+    expect(moved).toEqual({ malformed: 2 });
+    expect([a.status, b.status]).toEqual([String(grpc.status.INVALID_ARGUMENT), String(grpc.status.INVALID_ARGUMENT)]);
+    await stillServing();
+  });
+
+  it('two messages in a unary call: INVALID_ARGUMENT, counted malformed, nothing exported', async () => {
+    const before = c.batches.length;
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(good), frame(good)])))).toEqual({ malformed: 1 });
+    expect(a.status).toBe(String(grpc.status.INVALID_ARGUMENT));
+    expect(c.batches.length).toBe(before);
+  });
+
+  it('a frame claiming 2 GiB: RESOURCE_EXHAUSTED, counted too_large', async () => {
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(good.subarray(0, 10), 0, 0x7fffffff)])))).toEqual({ too_large: 1 });
+    expect(a.status).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+    expect(a.headers['grpc-status-details-bin']).toBeUndefined(); // no RetryInfo: OTLP clients do not retry it
+    await stillServing();
+  });
+
+  it('a gzip bomb under grpc-encoding gzip: RESOURCE_EXHAUSTED, counted too_large', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(64 << 20));
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(bomb, 1)], { 'grpc-encoding': 'gzip' })))).toEqual({ too_large: 1 });
+    expect(a.status).toBe(String(grpc.status.RESOURCE_EXHAUSTED));
+    expect(a.message).toMatch(/decompresses to a size larger than/);
+    await stillServing();
+  });
+
+  it('a gzip-compressed request within the limit is accepted', async () => {
+    const before = c.batches.length;
+    expect(await delta(async () => expect((await call([frame(zlib.gzipSync(good), 1)], { 'grpc-encoding': 'gzip' })).status).toBe('0'))).toEqual({});
+    expect(c.batches.length).toBe(before + 1);
+  });
+
+  it('an unknown grpc-encoding: UNIMPLEMENTED with grpc-accept-encoding (the gRPC compression spec), counted unsupported_encoding', async () => {
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(good, 1)], { 'grpc-encoding': 'lz4' })))).toEqual({ unsupported_encoding: 1 });
+    expect(a.status).toBe(String(grpc.status.UNIMPLEMENTED));
+    expect(a.headers['grpc-accept-encoding']).toBe('identity,deflate,gzip');
+    await stillServing();
+  });
+
+  it('corrupt gzip data: INVALID_ARGUMENT (grpc-js says INTERNAL), counted malformed', async () => {
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(Buffer.from('not gzip at all'), 1)], { 'grpc-encoding': 'gzip' })))).toEqual({ malformed: 1 });
+    expect(a.status).toBe(String(grpc.status.INVALID_ARGUMENT));
+    await stillServing();
+  });
+
+  it('an invalid grpc-timeout: INVALID_ARGUMENT, counted malformed', async () => {
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(good)], { 'grpc-timeout': 'soon' })))).toEqual({ malformed: 1 });
+    expect(a.status).toBe(String(grpc.status.INVALID_ARGUMENT));
+  });
+
+  it('a deadline that passes before the request is complete: DEADLINE_EXCEEDED, counted timeout', async () => {
+    let a!: Answer;
+    expect(await delta(async () => (a = await call([frame(good).subarray(0, 20)], { 'grpc-timeout': '50m' }, { end: false })))).toEqual({ timeout: 1 });
+    expect(a.status).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+    await stillServing();
+  });
+
+  it("the handler's own refusal is counted once, a success and a client abort not at all", async () => {
+    const moved = await delta(async () => {
+      expect((await call([frame(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]))])).status).toBe(String(grpc.status.INVALID_ARGUMENT));
+      expect((await call([frame(good)])).status).toBe('0');
+      // Half a message, then the client drops the connection: nobody to answer, nothing refused.
+      const gone = http2.connect(`http://127.0.0.1:${s.grpcPort}`);
+      gone.on('error', () => {});
+      const stream = gone.request({ ':method': 'POST', ':path': METRICS_EXPORT_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => {});
+      stream.write(frame(good).subarray(0, 20));
+      await new Promise<void>((resolve) => stream.once('ready', resolve));
+      await call([frame(good)]); // the first stream's data reached the server before this call's answer
+      gone.destroy();
+      // Half a message, then RST_STREAM without END_STREAM, on a live connection.
+      const reset = session.request({ ':method': 'POST', ':path': METRICS_EXPORT_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      reset.on('error', () => {});
+      reset.write(frame(good).subarray(0, 20));
+      await call([frame(good)]);
+      reset.destroy(); // RST_STREAM (close() would send END_STREAM first)
+      // Later calls are answered after the server saw the abort and the reset.
+      for (let i = 0; i < 3; i++) expect((await call([frame(good)])).status).toBe('0');
+    });
+    expect(moved).toEqual({ malformed: 1 });
   });
 });

@@ -4,11 +4,13 @@
  * is decoded by the codec inside the handler, so a malformed message is
  * answered INVALID_ARGUMENT (a throwing deserializer would give INTERNAL).
  * grpc-js itself handles gzip/deflate message compression and enforces the
- * receive limit, before and after decompression (RESOURCE_EXHAUSTED).
+ * receive limit, before and after decompression (RESOURCE_EXHAUSTED); what it
+ * refuses on its own is counted by an interceptor (`grpc-refusals.ts`).
  *
- * The service's Export handler goes through a route object, so on a live
- * reload that keeps the endpoint (and the server options) the grpc Server
- * survives and only the route moves to the new receiver (`../handover.ts`).
+ * The service's Export handler and that refusal counter go through a route
+ * object, so on a live reload that keeps the endpoint (and the server options)
+ * the grpc Server survives and only the route moves to the new receiver
+ * (`../handover.ts`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
@@ -25,6 +27,7 @@ import type { ReceiverObs } from '../obs.ts';
 import { bearerChecker, type BearerCheck } from './auth.ts';
 import type { GrpcSettings } from './config.ts';
 import { exportBatch } from './export.ts';
+import { refusalInterceptor } from './grpc-refusals.ts';
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -44,10 +47,10 @@ const metricsServiceDefinition: grpc.ServiceDefinition = {
 
 type ExportHandler = (call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>) => void;
 
-/** What moves between receivers on a reload: the server, and the indirection its Export handler calls through. */
+/** What moves between receivers on a reload: the server, and the indirection its Export handler and refusal counter call through. */
 interface GrpcListener {
   server: grpc.Server;
-  route: { current: ExportHandler };
+  route: { current: ExportHandler; refused: (reason: string) => void };
   port: number;
 }
 
@@ -84,6 +87,9 @@ export class OtlpGrpcServer {
     return `otlp-grpc max=${this.settings.maxBodyBytes} streams=${this.settings.maxConcurrentStreams ?? 0} tls=${tls}`;
   }
 
+  /** Calls grpc-js refused before any handler ran. */
+  private readonly onRefused = (reason: string): void => this.obs.refusedRequest(reason);
+
   private readonly onExport: ExportHandler = (call, callback) => {
     this.inFlight++;
     this.export(call, callback)
@@ -106,15 +112,17 @@ export class OtlpGrpcServer {
       const adopted = parked.adopt(this.onExport);
       this.server = adopted.server;
       this.route = adopted.route;
+      this.route.refused = this.onRefused;
       this.boundPort = adopted.port;
       return;
     }
+    const route: GrpcListener['route'] = { current: this.onExport, refused: this.onRefused };
     const options: grpc.ServerOptions = {
       'grpc.max_receive_message_length': this.settings.maxBodyBytes,
+      interceptors: [refusalInterceptor((reason) => route.refused(reason))],
     };
     if (this.settings.maxConcurrentStreams) options['grpc.max_concurrent_streams'] = this.settings.maxConcurrentStreams;
     const server = new grpc.Server(options);
-    const route = { current: this.onExport };
     server.addService(metricsServiceDefinition, {
       Export: (call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>) => route.current(call, callback),
     });

@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { CollectingConsumer } from '../../consumer.ts';
 import type { Host } from '../../component.ts';
@@ -16,6 +17,7 @@ import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
 import { encodeExportRequest } from '../../otlp/encode.ts';
 import { METRICS_EXPORT_PATH } from '../../otlp/schema.ts';
 import { typicalBatch } from '../../otlp/testdata.ts';
+import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
 import { closeUnadopted, listenKey, ParkedListener, wantParked } from '../handover.ts';
 import { otlpConfigSchema } from './config.ts';
@@ -45,10 +47,31 @@ class Counting extends CollectingConsumer {
 async function receiver(protocols: Record<string, unknown>, host: Host, extra: Record<string, unknown> = {}) {
   const next = new Counting();
   const config = otlpConfigSchema.parse({ protocols, ...extra });
-  const r = otlpReceiverFactory.create(testSettings('receiver', 'otlp'), config, next) as OtlpReceiver;
+  const telemetry = new PipelineTelemetry();
+  const r = otlpReceiverFactory.create(testSettings('receiver', 'otlp', '', telemetry), config, next) as OtlpReceiver;
   await r.start(host);
   cleanups.push(() => r.shutdown());
-  return { r, next };
+  const refused = (reason: string) => telemetry.receiverRefusedRequests.get({ receiver: 'otlp', reason });
+  return { r, next, refused };
+}
+
+/** A gRPC call cut short (the length prefix promises 100 bytes, 3 follow): grpc-js refuses it before any handler. */
+function truncatedCall(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const stream = session.request({ ':method': 'POST', ':path': METRICS_EXPORT_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    let status: string | undefined;
+    stream.on('response', (h) => (status ??= h['grpc-status'] as string | undefined));
+    stream.on('trailers', (h) => (status ??= h['grpc-status'] as string | undefined));
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      session.close();
+      resolve(status);
+    });
+    stream.resume();
+    stream.end(Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]));
+  });
 }
 
 const body = Buffer.from(encodeExportRequest(typicalBatch(2)));
@@ -147,6 +170,23 @@ describe('otlp server handover', () => {
     expect(answers.filter((s) => s !== grpc.status.OK)).toEqual([]);
     expect(a.next.points() + b.next.points()).toBe(answers.length * pointsPerRequest);
     expect(b.next.points()).toBeGreaterThan(0);
+  });
+
+  it('gRPC: calls grpc-js refuses on its own are counted by the receiver that owns the server, before and after the handover', async () => {
+    const port = await freePort();
+    const endpoint = `127.0.0.1:${port}`;
+    const host = testHost();
+    const a = await receiver({ grpc: { endpoint } }, host);
+    expect(await truncatedCall(port)).toBe(String(grpc.status.INVALID_ARGUMENT));
+    expect(a.refused('malformed')).toBe(1);
+
+    wantParked(host, [listenKey('tcp', endpoint)]);
+    await a.r.shutdown();
+    const b = await receiver({ grpc: { endpoint } }, host);
+    expect(host.sockets.size).toBe(0);
+    expect(await truncatedCall(port)).toBe(String(grpc.status.INVALID_ARGUMENT));
+    expect(await truncatedCall(port)).toBe(String(grpc.status.INVALID_ARGUMENT));
+    expect([a.refused('malformed'), b.refused('malformed')]).toEqual([1, 2]);
   });
 
   it('a server parked but never adopted answers what it held with 503 / UNAVAILABLE, then closes', async () => {

@@ -5,8 +5,14 @@ import { CollectingConsumer, type MetricsConsumer } from '../../consumer.ts';
 import { refusedError, TributaryError } from '../../errors.ts';
 import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
 import { decodeExportResponse, decodeExportResponseJson, encodeExportRequest, encodeExportRequestJson } from '../../otlp/encode.ts';
+import net from 'node:net';
 import { decodeStatus } from '../../otlp/status.ts';
 import { everyTypeBatch, typicalBatch } from '../../otlp/testdata.ts';
+import { silentLogger } from '../../telemetry/logger.ts';
+import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
+import { testSettings } from '../../testing/settings.ts';
+import { ReceiverObs } from '../obs.ts';
+import { OtlpHttpServer } from './http.ts';
 import { post, startReceiver, type Started } from './testing.ts';
 
 const PB = { 'Content-Type': 'application/x-protobuf' };
@@ -97,6 +103,18 @@ describe('otlp receiver over HTTP', () => {
     await expectStillServing();
   });
 
+  it('writes the decoder\'s message into the Status without an `Error: ` prefix', async () => {
+    const before = r.refusedRequests('malformed');
+    const shape = await post(r.httpPort, '{"resourceMetrics": 5}', JSON_CT);
+    expect(shape.status).toBe(400);
+    expect(JSON.parse(shape.body.toString())).toEqual({ code: 3, message: 'malformed OTLP request: resourceMetrics is not an array' });
+    const notObject = await post(r.httpPort, 'null', JSON_CT);
+    expect(JSON.parse(notObject.body.toString())).toEqual({ code: 3, message: 'malformed OTLP request: request is not a JSON object' });
+    const pb = await post(r.httpPort, Buffer.from('definitely not protobuf'), PB);
+    expect(decodeStatus(pb.body).message).not.toMatch(/Error: /);
+    expect(r.refusedRequests('malformed')).toBe(before + 3);
+  });
+
   it('answers 415 on other content types and encodings, 404 and 405 elsewhere', async () => {
     expect((await post(r.httpPort, 'x', { 'Content-Type': 'text/plain' })).status).toBe(415);
     expect((await post(r.httpPort, 'x', {})).status).toBe(415);
@@ -164,8 +182,7 @@ describe('otlp receiver over HTTP', () => {
     await expectStillServing();
   });
 
-  it('survives a client that aborts mid-body', async () => {
-    const net = await import('node:net');
+  it('survives a client that aborts mid-body, and does not count it as refused', async () => {
     await new Promise<void>((resolve) => {
       const s = net.connect(r.httpPort, '127.0.0.1', () => {
         s.write('POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\nabc');
@@ -176,6 +193,43 @@ describe('otlp receiver over HTTP', () => {
       });
     });
     await expectStillServing();
+    expect(r.refusedRequests('timeout')).toBe(0);
+  });
+});
+
+describe('otlp receiver over HTTP: a request whose body stalls', () => {
+  it('is closed after the request timeout and counted `timeout`; the server keeps serving', async () => {
+    const telemetry = new PipelineTelemetry();
+    const next = new CollectingConsumer();
+    const obs = new ReceiverObs(testSettings('receiver', 'otlp', '', telemetry));
+    const server = new OtlpHttpServer({ endpoint: '127.0.0.1:0', maxBodyBytes: 1 << 20, metricsPath: '/v1/metrics', requestTimeoutMs: 300 }, obs, next, silentLogger());
+    await server.start();
+    try {
+      const port = server.address()!.port;
+      const timeouts = () => telemetry.receiverRefusedRequests.get({ receiver: 'otlp', reason: 'timeout' });
+      // Headers and 3 of the 1000 declared bytes, then nothing: the server must close the connection.
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.write('POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\nabc');
+        });
+        let received = '';
+        s.on('data', (d) => (received += d.toString()));
+        s.on('error', () => {});
+        s.on('close', () => resolve(received));
+        setTimeout(() => reject(new Error('the stalled request was never closed')), 10_000).unref();
+      });
+      expect(answer).toBe('');
+      // The handler learns of the close right after the socket goes; bounded wait.
+      for (let i = 0; i < 200 && timeouts() === 0; i++) await new Promise((res) => setTimeout(res, 10));
+      expect(timeouts()).toBe(1);
+      expect(telemetry.receiverRefusedRequests.get({ receiver: 'otlp', reason: 'malformed' })).toBe(0);
+      const ok = await post(port, Buffer.from(encodeExportRequest(typicalBatch(3))), PB);
+      expect(ok.status).toBe(200);
+      expect(next.batches).toHaveLength(1);
+      expect(timeouts()).toBe(1);
+    } finally {
+      await server.shutdown();
+    }
   });
 });
 

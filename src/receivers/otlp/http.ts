@@ -30,11 +30,20 @@ import { exportBatch } from './export.ts';
 
 /** Slow clients (slowloris) are cut off: headers within 10 s, the whole request within 30 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
 /** How long in-flight requests may take to finish on shutdown before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 5_000;
 /** After refusing an oversized body, how long the client gets to read the 413 before the socket is closed. */
 const LINGER_AFTER_REFUSAL_MS = 1_000;
+
+/**
+ * Sockets Node closed for the request timeout. A request whose body stalls
+ * is cut off by Node ('clientError'); the handler reading its body only sees
+ * the connection close, and learns here that it was a timeout, not a client
+ * that went away. Module-wide because a server outlives its receiver on a
+ * handover; weak, so a closed socket leaves no trace.
+ */
+const timedOutSockets = new WeakSet<object>();
 
 type Format = 'protobuf' | 'json';
 type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -74,9 +83,10 @@ export class OtlpHttpServer {
   }
 
   async start(host?: Host): Promise<void> {
+    const requestTimeout = this.settings.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     const options: http.ServerOptions = {
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      requestTimeout,
       connectionsCheckingInterval: 1_000,
     };
     const tls = this.settings.tls ? await Promise.all([readFile(this.settings.tls.cert_file!), readFile(this.settings.tls.key_file!)]) : undefined;
@@ -95,9 +105,9 @@ export class OtlpHttpServer {
     }
     // A malformed request line or headers: answer 400 and close, never crash.
     server.on('clientError', (err, socket) => {
-      if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ERR_HTTP_REQUEST_TIMEOUT')) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      }
+      const timedOut = (err as NodeJS.ErrnoException).code?.startsWith('ERR_HTTP_REQUEST_TIMEOUT');
+      if (timedOut) timedOutSockets.add(socket);
+      else if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       socket.destroy();
     });
     const { host: bindHost, port } = parseHostPort(this.settings.endpoint)!;
@@ -222,7 +232,8 @@ export class OtlpHttpServer {
         this.obs.refusedRequest('malformed');
         return this.replyStatus(res, format, 400, GrpcCode.INVALID_ARGUMENT, err.message);
       }
-      // The client went away mid-body: nobody to answer.
+      // Cut off by the request timeout (the body stalled), or the client went away mid-body: nobody to answer.
+      if (timedOutSockets.has(req.socket)) this.obs.refusedRequest('timeout');
       res.destroy();
       return;
     }
