@@ -430,7 +430,7 @@ service:
 });
 
 describe('self-metrics and the accounting of CONTRACT §6', () => {
-  it('are all present with their labels, and accepted = sent + failed + dropped + queued for every exporter', async () => {
+  it('are all present with their labels, and accepted = sent + failed + dropped + queued for every exporter and pipeline', async () => {
     const reject = new TestBackend();
     reject.fallback = { status: 400, body: 'bad request' };
     const flaky = new TestBackend();
@@ -439,12 +439,13 @@ describe('self-metrics and the accounting of CONTRACT §6', () => {
     hang.fallback = 'hang';
     await Promise.all([reject.start(), flaky.start(), hang.start()]);
     cleanups.push(() => reject.stop(), () => flaky.stop(), () => hang.stop());
-    const [httpPort, promPort, dead, udp] = await Promise.all([freePort(), freePort(), freePort(), freeUdpPort()]);
+    const [httpPort, sidePort, promPort, dead, udp] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freeUdpPort()]);
     const noRetry = 'retry_on_failure: { enabled: false }';
     const d = await startDaemon({
       config: `
 receivers:
   otlp: { protocols: { http: { endpoint: 127.0.0.1:${httpPort} } } }
+  otlp/side: { protocols: { http: { endpoint: 127.0.0.1:${sidePort} } } }
   statsd: { endpoint: 127.0.0.1:${udp}, aggregation_interval: 100ms }
 processors:
   filter/noise: { metrics: { exclude: { match_type: strict, metric_names: [acc.noise] } } }
@@ -468,6 +469,10 @@ service:
       receivers: [otlp, statsd]
       processors: [filter/noise, sampling, batch]
       exporters: [prometheus, otlp_http/reject, otlp_http/flaky, otlp_http/hang, otlp_http/dead]
+    # Shares three exporter instances with the pipeline above: they count sent/failed per pipeline.
+    metrics/side:
+      receivers: [otlp/side]
+      exporters: [prometheus, otlp_http/reject, otlp_http/dead]
 `,
     });
     cleanups.push(() => d.kill());
@@ -485,42 +490,54 @@ service:
       await new Promise<void>((resolve) => sock.send(datagram, udp, '127.0.0.1', () => resolve()));
     }
     sock.close();
+    const side = 3;
+    expect(await postProto(sidePort, nowGauges(side, 'acc.side'))).toBe(200);
 
-    const accepted = async () => d.selfMetric('tributary_receiver_accepted_points_total', { pipeline: 'metrics' });
-    const dropped = async () => d.selfMetric('tributary_processor_dropped_points_total', { pipeline: 'metrics' });
+    const accepted = async (pipeline = 'metrics') => d.selfMetric('tributary_receiver_accepted_points_total', { pipeline });
+    const dropped = async (pipeline = 'metrics') => d.selfMetric('tributary_processor_dropped_points_total', { pipeline });
     const exporters = ['prometheus', 'otlp_http/reject', 'otlp_http/flaky', 'otlp_http/hang', 'otlp_http/dead'];
-    const settled = async (exporter: string) => {
-      const [sent, failed, queued] = await Promise.all([
-        d.selfMetric('tributary_exporter_sent_points_total', { exporter }),
-        d.selfMetric('tributary_exporter_failed_points_total', { exporter }),
-        d.selfMetric('tributary_exporter_queue_size', { exporter }),
-      ]);
-      return sent + failed + queued;
-    };
+    const pipelinesOf = (exporter: string) => (['prometheus', 'otlp_http/reject', 'otlp_http/dead'].includes(exporter) ? ['metrics', 'metrics/side'] : ['metrics']);
+    const queued = (exporter: string) => d.selfMetric('tributary_exporter_queue_size', { exporter });
+    /** Sent + failed of one exporter for the points of one pipeline. */
+    const handled = async (exporter: string, pipeline: string) =>
+      (await d.selfMetric('tributary_exporter_sent_points_total', { exporter, pipeline })) + (await d.selfMetric('tributary_exporter_failed_points_total', { exporter, pipeline }));
     // A quiet moment: the statsd interval flushed and every exporter settled.
-    await eventually(async () => (await accepted()) >= countPoints(invalid) - 1 + 12 + 2);
+    await eventually(async () => (await accepted()) >= countPoints(invalid) - 1 + 12 + 2 && (await accepted('metrics/side')) === side);
     const quiet = await eventually(
       async () => {
-        const expect = (await accepted()) - (await dropped());
-        for (const e of exporters) if ((await settled(e)) !== expect) return false;
+        for (const e of exporters) {
+          // The queue gauge is per exporter instance; with it, the pipelines an exporter serves add up.
+          let expect = 0;
+          let counted = await queued(e);
+          for (const p of pipelinesOf(e)) {
+            expect += (await accepted(p)) - (await dropped(p));
+            counted += await handled(e, p);
+          }
+          if (counted !== expect) return false;
+        }
         // Everything but the dead backend's queue has drained (its retries and timeouts are over).
-        for (const e of exporters.slice(0, -1)) if ((await d.selfMetric('tributary_exporter_queue_size', { exporter: e })) !== 0) return false;
+        for (const e of exporters.slice(0, -1)) if ((await queued(e)) !== 0) return false;
         return (await d.selfMetric('tributary_exporter_circuit_state', { exporter: 'otlp_http/dead' })) === 2;
       },
       { timeoutMs: 10_000 },
     );
     expect(quiet).toBe(true);
+    // With their queues empty, the equation holds for each pipeline on its own.
+    for (const e of exporters.slice(0, -1))
+      for (const p of pipelinesOf(e)) expect({ e, p, handled: await handled(e, p) }).toEqual({ e, p, handled: (await accepted(p)) - (await dropped(p)) });
 
     const total = await accepted();
     expect(total).toBe(countPoints(invalid) - 1 + 12 + 2);
     expect(await d.selfMetric('tributary_processor_dropped_points_total', { processor: 'filter/noise', pipeline: 'metrics', reason: 'filtered' })).toBe(4);
     expect(await d.selfMetric('tributary_processor_dropped_points_total', { processor: 'sampling', pipeline: 'metrics', reason: 'sampled' })).toBe(4);
     const delivered = total - 8;
-    expect(await d.selfMetric('tributary_exporter_sent_points_total', { exporter: 'prometheus' })).toBe(delivered);
-    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/reject', reason: 'http_400' })).toBe(delivered);
-    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/flaky', reason: 'http_503' })).toBe(delivered);
-    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/hang', reason: 'timeout' })).toBe(delivered);
-    expect(await d.selfMetric('tributary_exporter_queue_size', { exporter: 'otlp_http/dead' })).toBe(delivered);
+    expect(await d.selfMetric('tributary_exporter_sent_points_total', { exporter: 'prometheus', pipeline: 'metrics' })).toBe(delivered);
+    expect(await d.selfMetric('tributary_exporter_sent_points_total', { exporter: 'prometheus', pipeline: 'metrics/side' })).toBe(side);
+    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/reject', pipeline: 'metrics', reason: 'http_400' })).toBe(delivered);
+    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/reject', pipeline: 'metrics/side', reason: 'http_400' })).toBe(side);
+    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/flaky', pipeline: 'metrics', reason: 'http_503' })).toBe(delivered);
+    expect(await d.selfMetric('tributary_exporter_failed_points_total', { exporter: 'otlp_http/hang', pipeline: 'metrics', reason: 'timeout' })).toBe(delivered);
+    expect(await d.selfMetric('tributary_exporter_queue_size', { exporter: 'otlp_http/dead' })).toBe(delivered + side);
 
     // Every family of §6 is there, each with its labels.
     const samples = await d.metrics();
@@ -528,8 +545,10 @@ service:
     expect(labelsOf('tributary_receiver_accepted_points_total')).toContain('pipeline,receiver');
     expect(labelsOf('tributary_receiver_refused_points_total')).toContain('reason,receiver');
     expect(labelsOf('tributary_processor_dropped_points_total')).toContain('pipeline,processor,reason');
-    expect(labelsOf('tributary_exporter_sent_points_total')).toContain('exporter');
-    expect(labelsOf('tributary_exporter_failed_points_total')).toContain('exporter,reason');
+    // Sent, failed and retries always name the pipeline (one exporter instance serves several).
+    expect(new Set(labelsOf('tributary_exporter_sent_points_total'))).toEqual(new Set(['exporter,pipeline']));
+    expect(new Set(labelsOf('tributary_exporter_failed_points_total'))).toEqual(new Set(['exporter,pipeline,reason']));
+    expect(new Set(labelsOf('tributary_exporter_retries_total'))).toEqual(new Set(['exporter,pipeline']));
     expect(labelsOf('tributary_exporter_queue_size')).toContain('exporter');
     expect(labelsOf('tributary_exporter_queue_capacity')).toContain('exporter');
     expect(labelsOf('tributary_exporter_circuit_state')).toContain('exporter');
