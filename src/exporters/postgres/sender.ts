@@ -38,6 +38,8 @@ export class PostgresSender implements Sender {
   private readonly partMs: number;
   private compactTimer: NodeJS.Timeout | undefined;
   private compacting: Promise<number> | undefined;
+  /** True while merges keep failing (database down): the first failure of an outage is a warning, the rest debug. */
+  private mergeFailing = false;
   private pool: pg.Pool | undefined;
   private writer: Writer | undefined;
   private partitions: Partitions | undefined;
@@ -91,8 +93,14 @@ export class PostgresSender implements Sender {
           total += n;
           if (n < COMPACT_LIMIT || this.stopped) break;
         }
+        if (this.mergeFailing) this.logger.info({ merged: total }, 'postgres rollup merge recovered');
+        this.mergeFailing = false;
       } catch (err) {
-        this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'postgres rollup merge failed; will retry');
+        // While the database is down this fails on every tick: warn once per outage, then stay quiet until a merge succeeds.
+        const message = err instanceof Error ? err.message : String(err);
+        if (!this.mergeFailing) this.logger.warn({ err: message }, 'postgres rollup merge failed; will retry every rollup_flush_interval');
+        else this.logger.debug({ err: message }, 'postgres rollup merge failed again');
+        this.mergeFailing = true;
         throw err;
       } finally {
         this.compacting = undefined;
