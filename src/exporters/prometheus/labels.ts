@@ -95,8 +95,8 @@ export function labelContext(resource: Resource, scope: Scope, convertResource: 
   return { fixed, fallback };
 }
 
-/** Merge by precedence: `fixed` over `own` over `fallback`. */
-function mergeLabels(fixed: LabelPairs, own: LabelPairs, fallback: LabelPairs): LabelPairs {
+/** Merge by precedence: `fixed` over `own` over `fallback`; a fresh array the caller may extend. */
+export function mergeLabels(fixed: LabelPairs, own: LabelPairs, fallback: LabelPairs): LabelPairs {
   const out: LabelPairs = fixed.slice();
   for (const p of own) if (!has(out, p[0])) out.push(p);
   for (const p of fallback) if (!has(out, p[0])) out.push(p);

@@ -18,7 +18,7 @@
  * stores counters and histograms as running totals.
  */
 import type { Attributes, HistogramPoint, Metric, MetricsBatch, ResourceMetrics, ScopeMetrics } from '../../model/metrics.ts';
-import { attributeLabels, resourceIdentity, scopeLabels, type LabelPairs } from '../prometheus/labels.ts';
+import { attributeLabels, labelContext, mergeLabels, resourceIdentity, type LabelPairs } from '../prometheus/labels.ts';
 import { metricName, labelName } from '../prometheus/naming.ts';
 import { expStateFromPoint, expToClassic } from '../prometheus/exphistogram.ts';
 import { scaleValue, toBaseUnit } from '../prometheus/units.ts';
@@ -106,10 +106,9 @@ export class RemoteWriteConverter {
 
   /** Returns the latest sample time seen (ms), for target_info. */
   private convertScope(set: SeriesSet, rm: ResourceMetrics, sm: ScopeMetrics, nowMs: number): number {
-    const fixed = resourceIdentity(rm.resource).concat(scopeLabels(sm.scope));
-    const fallback = this.opts.resourceToTelemetry ? attributeLabels(rm.resource.attributes) : [];
-    for (const e of this.external) if (!has(fallback, e[0])) fallback.push(e);
-    const labels = (attrs: Attributes): LabelPairs => merge(fixed, attributeLabels(attrs), fallback);
+    // The same precedence as the prometheus exporter's; external labels stand where its const_labels do.
+    const { fixed, fallback } = labelContext(rm.resource, sm.scope, this.opts.resourceToTelemetry, this.external);
+    const labels = (attrs: Attributes): LabelPairs => mergeLabels(fixed, attributeLabels(attrs), fallback);
     const { namespace, addMetricSuffixes } = this.opts;
     let latest = 0;
     for (const m of sm.metrics) {
@@ -169,7 +168,7 @@ export class RemoteWriteConverter {
   private addTargetInfo(set: SeriesSet, rm: ResourceMetrics, timestampMs: number): void {
     const rest = attributeLabels(rm.resource.attributes, IDENTIFYING);
     if (rest.length === 0) return;
-    const pairs = merge(resourceIdentity(rm.resource), rest, this.external);
+    const pairs = mergeLabels(resourceIdentity(rm.resource), rest, this.external);
     set.add(pairs, this.opts.namespace ? metricName('target_info', '', 'gauge', false, this.opts.namespace, false) : 'target_info', 1, timestampMs);
   }
 }
@@ -186,19 +185,6 @@ function familyName(m: Metric, unit: string, namespace: string, suffixes: boolea
     case 'summary':
       return metricName(m.name, unit, 'summary', false, namespace, suffixes);
   }
-}
-
-/** `fixed` over `own` over `fallback`; a fresh array the caller may extend. */
-function merge(fixed: LabelPairs, own: LabelPairs, fallback: LabelPairs): LabelPairs {
-  const out: LabelPairs = fixed.slice();
-  for (const p of own) if (!has(out, p[0])) out.push(p);
-  for (const p of fallback) if (!has(out, p[0])) out.push(p);
-  return out;
-}
-
-function has(pairs: LabelPairs, name: string): boolean {
-  for (const p of pairs) if (p[0] === name) return true;
-  return false;
 }
 
 /** `le` as Prometheus writes it: shortest float, `+Inf`/`-Inf`. */
