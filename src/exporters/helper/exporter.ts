@@ -10,11 +10,11 @@
 import type { CreateSettings, Exporter, Host } from '../../component.ts';
 import type { ConsumeContext } from '../../consumer.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
-import { countPoints } from '../../model/metrics.ts';
 import { reasonOf } from '../../errors.ts';
 import type { ExporterHelperConfig } from './config.ts';
 import type { BatchCodec } from './disk-queue.ts';
 import { ExporterObs } from './obs.ts';
+import { admittedPoints, prepareOnce } from './admission.ts';
 import { QueuedExporter } from './queued-exporter.ts';
 import { handOverSender, registerSender } from './succession.ts';
 
@@ -89,22 +89,13 @@ class InlineExporter implements Exporter {
   async consume(batch: MetricsBatch, ctx?: ConsumeContext): Promise<void> {
     // Replaced pipelines still draining into this exporter feed its successor (which counts them).
     if (this.successor) return this.successor.consume(batch, ctx);
-    let n = countPoints(batch);
-    if (n === 0) return;
     const pipeline = ctx?.pipeline ?? '';
-    if (this.stopped) {
-      this.obs.failed(pipeline, 'shutdown', n);
-      return;
-    }
+    let n = admittedPoints(this.obs, this.stopped, batch, pipeline);
+    if (n === 0) return;
     const signal = this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : new AbortController().signal;
     try {
-      if (this.sender.prepare) {
-        batch = this.sender.prepare(batch);
-        const kept = countPoints(batch);
-        if (kept < n) this.obs.failed(pipeline, 'unsupported', n - kept);
-        n = kept;
-        if (n === 0) return;
-      }
+      ({ batch, points: n } = prepareOnce(this.sender, this.obs, batch, n, pipeline));
+      if (n === 0) return;
       const outcome = await this.sender.send(batch, signal);
       const rejected = Math.min(n, Math.max(0, Number(outcome?.rejectedPoints) || 0));
       this.obs.sent(pipeline, n - rejected);

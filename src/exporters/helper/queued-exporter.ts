@@ -24,7 +24,6 @@
 import type { CreateSettings, Exporter, Host } from '../../component.ts';
 import type { ConsumeContext } from '../../consumer.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
-import { countPoints } from '../../model/metrics.ts';
 import { TributaryError, isPermanent, reasonOf } from '../../errors.ts';
 import type { ExporterHelperConfig } from './config.ts';
 import type { ExporterOptions, Sender } from './exporter.ts';
@@ -33,6 +32,7 @@ import { DiskStore } from './disk-queue.ts';
 import { CircuitBreaker, BREAKER_STATE_VALUE } from './circuit-breaker.ts';
 import { raceAbort, retryDelay, sleep } from './retry.ts';
 import { ExporterObs } from './obs.ts';
+import { admittedPoints, prepareOnce } from './admission.ts';
 import { handOverSender } from './succession.ts';
 
 /** 'abandoned': a shutdown or a handover cut the delivery short; the caller keeps the batch or moves it to the successor. */
@@ -127,21 +127,11 @@ export class QueuedExporter implements Exporter {
   async consume(batch: MetricsBatch, ctx?: ConsumeContext): Promise<void> {
     // Replaced pipelines still draining into this exporter feed its successor (which prepares and counts).
     if (this.successor) return this.successor.consume(batch, ctx);
-    let n = countPoints(batch);
-    if (n === 0) return;
     const pipeline = ctx?.pipeline ?? '';
-    if (this.stopped) {
-      this.obs.failed(pipeline, 'shutdown', n);
-      return;
-    }
-    if (this.sender.prepare) {
-      // The prepared batch replaces the original and stays in its pipeline.
-      batch = this.sender.prepare(batch);
-      const kept = countPoints(batch);
-      if (kept < n) this.obs.failed(pipeline, 'unsupported', n - kept);
-      n = kept;
-      if (n === 0) return;
-    }
+    let n = admittedPoints(this.obs, this.stopped, batch, pipeline);
+    if (n === 0) return;
+    ({ batch, points: n } = prepareOnce(this.sender, this.obs, batch, n, pipeline));
+    if (n === 0) return;
     if (this.queue) return this.queue.offer(batch, n, pipeline);
     // No queue: the caller waits for delivery, and an open breaker fails fast (there is nowhere to wait).
     this.inlinePoints += n;
