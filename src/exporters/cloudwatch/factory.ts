@@ -12,21 +12,16 @@
  */
 import type { CreateSettings, Exporter, ExporterFactory, Host } from '../../component.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
-import { isPermanent, reasonOf, TributaryError } from '../../errors.ts';
+import { TributaryError } from '../../errors.ts';
 import { createExporter, type Sender, type SendOutcome } from '../helper/exporter.ts';
 import { DeltaConverter } from '../common/delta.ts';
 import { outcomeOf } from '../common/outcome.ts';
+import { PendingRequests } from '../common/pending.ts';
 import { cloudwatchConfigSchema, validateCloudWatchConfig, type CloudWatchConfig } from './config.ts';
 import { CloudWatchTranslator } from './translate.ts';
 import { buildRequests, type PutRequest } from './request.ts';
 import { CloudWatchService } from './service.ts';
 import { EmfWriter, encodeEmf } from './emf.ts';
-
-interface Prepared {
-  requests: PutRequest[];
-  next: number;
-  rejected: Map<string, number>;
-}
 
 export class CloudWatchSender implements Sender {
   private readonly settings: CreateSettings;
@@ -35,7 +30,7 @@ export class CloudWatchSender implements Sender {
   private readonly translator: CloudWatchTranslator;
   private readonly service: CloudWatchService | undefined;
   private readonly emf: EmfWriter | undefined;
-  private readonly prepared = new WeakMap<MetricsBatch, Prepared>();
+  private readonly pending: PendingRequests<PutRequest>;
   private readonly logged = new Set<string>();
 
   constructor(settings: CreateSettings, config: CloudWatchConfig) {
@@ -54,6 +49,12 @@ export class CloudWatchSender implements Sender {
     });
     if (config.format === 'emf') this.emf = new EmfWriter(config.emf.output);
     else this.service = new CloudWatchService({ namespace: config.namespace, region: config.region, endpoint: config.endpoint, compression: config.compression });
+    const service = this.service;
+    this.pending = new PendingRequests(
+      settings,
+      (req, signal) => service!.put(req, signal),
+      (reason, err) => this.logOnce(reason, err instanceof TributaryError ? err.message : String(err)),
+    );
   }
 
   async start(_host: Host): Promise<void> {
@@ -71,36 +72,16 @@ export class CloudWatchSender implements Sender {
   }
 
   async send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void> {
-    let prep = this.prepared.get(batch);
-    if (prep === undefined) {
+    if (!this.pending.has(batch)) {
       const t = this.translator.translate(batch);
       if (t.truncatedDimensions > 0) this.logOnce('dimensions', `cloudwatch: ${t.truncatedDimensions} points had more than 30 dimensions; the first 30 by name were kept (set dimensions.include)`);
       if (this.emf) {
         await this.emf.write(encodeEmf(t.datums, this.config.namespace, this.config.dimensions.rollup));
         return outcomeOf(t.dropped, this.settings);
       }
-      prep = { requests: buildRequests(t, this.config.namespace), next: 0, rejected: new Map(t.dropped) };
-      this.prepared.set(batch, prep);
+      this.pending.add(batch, buildRequests(t, this.config.namespace), new Map(t.dropped));
     }
-    const service = this.service!;
-    while (prep.next < prep.requests.length) {
-      const req = prep.requests[prep.next];
-      try {
-        await service.put(req, signal);
-        prep.next++;
-      } catch (err) {
-        if (!isPermanent(err)) throw err;
-        const reason = reasonOf(err);
-        this.logOnce(reason, err instanceof TributaryError ? err.message : String(err));
-        const upTo = reason === 'forbidden' ? prep.requests.length : prep.next + 1;
-        for (; prep.next < upTo; prep.next++) {
-          const n = prep.requests[prep.next].src;
-          if (n > 0) prep.rejected.set(reason, (prep.rejected.get(reason) ?? 0) + n);
-        }
-      }
-    }
-    this.prepared.delete(batch);
-    return outcomeOf(prep.rejected, this.settings);
+    return this.pending.send(batch, signal);
   }
 
   async shutdown(): Promise<void> {

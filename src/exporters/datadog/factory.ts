@@ -14,20 +14,14 @@
 import os from 'node:os';
 import type { CreateSettings, Exporter, ExporterFactory } from '../../component.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
-import { isPermanent, reasonOf, TributaryError } from '../../errors.ts';
+import { TributaryError } from '../../errors.ts';
 import { createExporter, type Sender, type SendOutcome } from '../helper/exporter.ts';
 import { datadogConfigSchema, intakeBaseUrl, validateDatadogConfig, type DatadogConfig } from './config.ts';
 import { DatadogTranslator } from './translate.ts';
 import { DeltaConverter } from '../common/delta.ts';
-import { outcomeOf } from '../common/outcome.ts';
+import { PendingRequests } from '../common/pending.ts';
 import { RequestBuilder, type DdPayload, type PayloadLimits } from './request.ts';
 import { DatadogClient } from './client.ts';
-
-interface Prepared {
-  payloads: DdPayload[];
-  next: number;
-  rejected: Map<string, number>;
-}
 
 export class DatadogSender implements Sender {
   private readonly settings: CreateSettings;
@@ -35,7 +29,7 @@ export class DatadogSender implements Sender {
   private readonly translator: DatadogTranslator;
   private readonly builder: RequestBuilder;
   private readonly client: DatadogClient;
-  private readonly prepared = new WeakMap<MetricsBatch, Prepared>();
+  private readonly pending: PendingRequests<DdPayload>;
   private readonly loggedReasons = new Set<string>();
 
   constructor(settings: CreateSettings, config: DatadogConfig, limits?: PayloadLimits) {
@@ -51,6 +45,8 @@ export class DatadogSender implements Sender {
     this.deltas = new DeltaConverter(config.metrics.delta_ttl);
     this.builder = new RequestBuilder(config.compression, limits);
     this.client = new DatadogClient(intakeBaseUrl(config), config.api.key, settings.logger);
+    // A refused key refuses every payload: the rest of the batch is given up at once (common/pending.ts).
+    this.pending = new PendingRequests(settings, (p, signal) => this.client.send(p, signal), (reason, err) => this.logOnce(reason, err));
   }
 
   /** Once per batch, in arrival order: cumulative → delta (see common/delta.ts). */
@@ -59,31 +55,14 @@ export class DatadogSender implements Sender {
   }
 
   async send(batch: MetricsBatch, signal: AbortSignal): Promise<SendOutcome | void> {
-    let prep = this.prepared.get(batch);
-    if (prep === undefined) {
+    if (!this.pending.has(batch)) {
       const t = this.translator.translate(batch);
       const built = await this.builder.build(t);
       const rejected = new Map(t.dropped);
       if (built.oversized > 0) rejected.set('too_large', (rejected.get('too_large') ?? 0) + built.oversized);
-      prep = { payloads: built.payloads, next: 0, rejected };
-      this.prepared.set(batch, prep);
+      this.pending.add(batch, built.payloads, rejected);
     }
-    while (prep.next < prep.payloads.length) {
-      const p = prep.payloads[prep.next];
-      try {
-        await this.client.send(p, signal);
-        prep.next++;
-      } catch (err) {
-        if (!isPermanent(err)) throw err;
-        const reason = reasonOf(err);
-        this.logOnce(reason, err);
-        // A refused key refuses every payload: give up on the rest of the batch at once.
-        const upTo = reason === 'forbidden' ? prep.payloads.length : prep.next + 1;
-        for (; prep.next < upTo; prep.next++) add(prep.rejected, reason, prep.payloads[prep.next].src);
-      }
-    }
-    this.prepared.delete(batch);
-    return outcomeOf(prep.rejected, this.settings);
+    return this.pending.send(batch, signal);
   }
 
   private logOnce(reason: string, err: unknown): void {
@@ -92,10 +71,6 @@ export class DatadogSender implements Sender {
     const message = err instanceof TributaryError ? err.message : String(err);
     this.settings.logger.error({ reason }, message);
   }
-}
-
-function add(m: Map<string, number>, reason: string, n: number): void {
-  if (n > 0) m.set(reason, (m.get(reason) ?? 0) + n);
 }
 
 export const datadogExporterFactory: ExporterFactory<DatadogConfig> = {
