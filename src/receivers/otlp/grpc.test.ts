@@ -3,25 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import zlib from 'node:zlib';
-import { CollectingConsumer, type MetricsConsumer } from '../../consumer.ts';
+import { CollectingConsumer } from '../../consumer.ts';
 import { refusedError } from '../../errors.ts';
-import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
 import { decodeExportResponse, encodeExportRequest } from '../../otlp/encode.ts';
 import { METRICS_EXPORT_PATH, RetryInfo, RpcStatus } from '../../otlp/schema.ts';
 import { everyTypeBatch, typicalBatch } from '../../otlp/testdata.ts';
-import { startReceiver, type Started } from './testing.ts';
-
-class SwitchableConsumer implements MetricsConsumer {
-  readonly collected = new CollectingConsumer();
-  refuseWith: Error | undefined;
-  async consume(batch: MetricsBatch): Promise<void> {
-    if (this.refuseWith) throw this.refuseWith;
-    await this.collected.consume(batch);
-  }
-  points(): number {
-    return this.collected.batches.reduce((n, b) => n + countPoints(b), 0);
-  }
-}
+import { startReceiver, SwitchableConsumer, type Started } from './testing.ts';
 
 const raw = (b: Buffer) => b;
 const ExportClient = grpc.makeGenericClientConstructor(

@@ -1,9 +1,9 @@
 /** OTLP/HTTP: status codes and accounting for bad input, refusals and partial success; the receiver keeps serving. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import zlib from 'node:zlib';
-import { CollectingConsumer, type MetricsConsumer } from '../../consumer.ts';
+import { CollectingConsumer } from '../../consumer.ts';
 import { refusedError, TributaryError } from '../../errors.ts';
-import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
+import { countPoints } from '../../model/metrics.ts';
 import { decodeExportResponse, decodeExportResponseJson, encodeExportRequest, encodeExportRequestJson } from '../../otlp/encode.ts';
 import net from 'node:net';
 import { decodeStatus } from '../../otlp/status.ts';
@@ -13,23 +13,10 @@ import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testSettings } from '../../testing/settings.ts';
 import { ReceiverObs } from '../obs.ts';
 import { OtlpHttpServer } from './http.ts';
-import { post, startReceiver, type Started } from './testing.ts';
+import { post, startReceiver, SwitchableConsumer, type Started } from './testing.ts';
 
 const PB = { 'Content-Type': 'application/x-protobuf' };
 const JSON_CT = { 'Content-Type': 'application/json; charset=utf-8' };
-
-/** A consumer whose behaviour the test switches: collect, or refuse with a given error. */
-class SwitchableConsumer implements MetricsConsumer {
-  readonly collected = new CollectingConsumer();
-  refuseWith: Error | undefined;
-  async consume(batch: MetricsBatch): Promise<void> {
-    if (this.refuseWith) throw this.refuseWith;
-    await this.collected.consume(batch);
-  }
-  points(): number {
-    return this.collected.batches.reduce((n, b) => n + countPoints(b), 0);
-  }
-}
 
 let consumer: SwitchableConsumer;
 let r: Started;

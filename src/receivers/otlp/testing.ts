@@ -1,11 +1,25 @@
 /** Helpers for the receiver's tests: start it on ephemeral ports, talk raw HTTP to it. */
 import http from 'node:http';
-import type { MetricsConsumer } from '../../consumer.ts';
+import { CollectingConsumer, type MetricsConsumer } from '../../consumer.ts';
+import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
 import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
 import { otlpConfigSchema } from './config.ts';
 import { otlpReceiverFactory } from './factory.ts';
 import type { OtlpReceiver } from './receiver.ts';
+
+/** A consumer whose behaviour the test switches: collect, or refuse with a given error. */
+export class SwitchableConsumer implements MetricsConsumer {
+  readonly collected = new CollectingConsumer();
+  refuseWith: Error | undefined;
+  async consume(batch: MetricsBatch): Promise<void> {
+    if (this.refuseWith) throw this.refuseWith;
+    await this.collected.consume(batch);
+  }
+  points(): number {
+    return this.collected.batches.reduce((n, b) => n + countPoints(b), 0);
+  }
+}
 
 export interface Started {
   receiver: OtlpReceiver;
