@@ -7,7 +7,7 @@ import { errorFromHttpStatus, retryableError } from '../../errors.ts';
 import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
 import { createExporter, type Sender, type SendOutcome } from './exporter.ts';
-import { gaugeBatch, helperConfig, jsonCodec, until, valuesOf } from './testing.ts';
+import { exporterStats, gaugeBatch, helperConfig, jsonCodec, until, valuesOf } from './testing.ts';
 
 /** A backend double we control: answers from a script, records what it accepted. */
 class ScriptedBackend implements Sender {
@@ -31,12 +31,7 @@ function setup(cfg = helperConfig(), opts = {}) {
   const settings = testSettings('exporter', 'otlp_http/test', '', telemetry);
   const backend = new ScriptedBackend();
   const exporter = createExporter(settings, cfg, backend, opts);
-  const labels = { exporter: 'otlp_http/test' };
-  const stats = () => ({
-    sent: telemetry.exporterSent.get(labels),
-    failed: telemetry.exporterFailed.sum(labels),
-    queued: telemetry.exporterQueueSize.get(labels) ?? 0,
-  });
+  const { labels, stats } = exporterStats(telemetry, 'otlp_http/test');
   return { telemetry, backend, exporter, labels, stats };
 }
 

@@ -1,5 +1,8 @@
 /** Fixtures for exporter tests: batches with known point values and a helper config with short timings. */
+import type { Exporter, ExporterFactory } from '../../component.ts';
 import type { MetricsBatch } from '../../model/metrics.ts';
+import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
+import { testHost, testSettings } from '../../testing/settings.ts';
 import type { ExporterHelperConfig } from './config.ts';
 import type { BatchCodec } from './disk-queue.ts';
 
@@ -46,4 +49,19 @@ export async function until(fn: () => boolean | Promise<boolean>, ms = 5000, wha
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Exporter `id`'s accounting as tests check it: points sent, failed (all reasons) and queued. */
+export function exporterStats(telemetry: PipelineTelemetry, id: string) {
+  const labels = { exporter: id };
+  const stats = () => ({ sent: telemetry.exporterSent.get(labels), failed: telemetry.exporterFailed.sum(labels), queued: telemetry.exporterQueueSize.get(labels) ?? 0 });
+  return { labels, stats };
+}
+
+/** An exporter built by `factory` from raw config (outside any pipeline) and started; the caller shuts it down. */
+export async function startExporter(factory: ExporterFactory, id: string, raw: Record<string, unknown>) {
+  const telemetry = new PipelineTelemetry();
+  const exporter: Exporter = factory.create(testSettings('exporter', id, '', telemetry), factory.configSchema.parse(raw));
+  await exporter.start(testHost());
+  return { exporter, telemetry, ...exporterStats(telemetry, id) };
 }

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
-import { testHost, testSettings } from '../../testing/settings.ts';
 import { TestGrpcBackend } from '../otlp_common/test-grpc-backend.ts';
-import { gaugeBatch, until, valuesOf } from '../helper/testing.ts';
+import { gaugeBatch, startExporter, until, valuesOf } from '../helper/testing.ts';
 import { otlpGrpcExporterFactory as factory } from './factory.ts';
 import { parseGrpcEndpoint, usesTls } from './config.ts';
 
@@ -15,22 +13,15 @@ afterEach(async () => {
 async function setup(extra: Record<string, unknown> = {}) {
   const backend = new TestGrpcBackend();
   await backend.start();
-  const telemetry = new PipelineTelemetry();
-  const cfg = factory.configSchema.parse({
+  cleanups.push(() => backend.stop());
+  const { exporter, telemetry, labels, stats } = await startExporter(factory, 'otlp', {
     endpoint: `127.0.0.1:${backend.port}`,
     tls: { insecure: true },
     retry_on_failure: { initial_interval: '10ms', max_interval: '50ms' },
     circuit_breaker: { open_duration: '100ms' },
     ...extra,
   });
-  const exporter = factory.create(testSettings('exporter', 'otlp', '', telemetry), cfg);
-  await exporter.start(testHost());
-  cleanups.push(async () => {
-    await exporter.shutdown();
-    await backend.stop();
-  });
-  const labels = { exporter: 'otlp' };
-  const stats = () => ({ sent: telemetry.exporterSent.get(labels), failed: telemetry.exporterFailed.sum(labels), queued: telemetry.exporterQueueSize.get(labels) ?? 0 });
+  cleanups.push(() => exporter.shutdown());
   const stored = () => backend.received.flatMap(valuesOf).sort((a, b) => a - b);
   return { backend, exporter, telemetry, labels, stats, stored };
 }

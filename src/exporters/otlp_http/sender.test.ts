@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
-import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
-import { testHost, testSettings } from '../../testing/settings.ts';
 import { decodeExportRequest, decodeExportRequestJson } from '../../otlp/decode.ts';
 import { encodeExportResponse } from '../../otlp/encode.ts';
 import { TestBackend } from '../otlp_common/test-backend.ts';
-import { gaugeBatch, until, valuesOf } from '../helper/testing.ts';
+import { gaugeBatch, startExporter, until, valuesOf } from '../helper/testing.ts';
 import { otlpHttpExporterFactory as factory } from './factory.ts';
 import { metricsUrl } from './config.ts';
 
@@ -17,16 +15,9 @@ afterEach(async () => {
 async function setup(extra: Record<string, unknown> = {}) {
   const backend = new TestBackend();
   await backend.start();
-  const telemetry = new PipelineTelemetry();
-  const cfg = factory.configSchema.parse({ endpoint: backend.url, retry_on_failure: { initial_interval: '10ms', max_interval: '50ms' }, ...extra });
-  const exporter = factory.create(testSettings('exporter', 'otlp_http/up', '', telemetry), cfg);
-  await exporter.start(testHost());
-  cleanups.push(async () => {
-    await exporter.shutdown();
-    await backend.stop();
-  });
-  const labels = { exporter: 'otlp_http/up' };
-  const stats = () => ({ sent: telemetry.exporterSent.get(labels), failed: telemetry.exporterFailed.sum(labels), queued: telemetry.exporterQueueSize.get(labels) ?? 0 });
+  cleanups.push(() => backend.stop());
+  const { exporter, telemetry, labels, stats } = await startExporter(factory, 'otlp_http/up', { endpoint: backend.url, retry_on_failure: { initial_interval: '10ms', max_interval: '50ms' }, ...extra });
+  cleanups.push(() => exporter.shutdown());
   const decode = (body: Buffer, headers: Record<string, unknown>) => {
     const raw = headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
     return String(headers['content-type']).includes('json') ? decodeExportRequestJson(raw.toString('utf8')) : decodeExportRequest(raw);

@@ -4,11 +4,8 @@
  * with Retry-After, 400), each checked from the backend's side.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
-import { testHost, testSettings } from '../../testing/settings.ts';
-import type { Exporter } from '../../component.ts';
 import { TestBackend } from '../otlp_common/test-backend.ts';
-import { gaugeBatch, until } from '../helper/testing.ts';
+import { gaugeBatch, startExporter, until } from '../helper/testing.ts';
 import { prometheusRemoteWriteExporterFactory as factory } from './factory.ts';
 import { decodeWriteRequest } from './proto.ts';
 
@@ -20,21 +17,14 @@ afterEach(async () => {
 async function setup(extra: Record<string, unknown> = {}) {
   const backend = new TestBackend();
   await backend.start();
-  const telemetry = new PipelineTelemetry();
-  const cfg = factory.configSchema.parse({
+  cleanups.push(() => backend.stop());
+  const { exporter, telemetry, labels, stats } = await startExporter(factory, 'prometheusremotewrite', {
     endpoint: `${backend.url}/api/v1/write`,
     target_info: { enabled: false },
     retry_on_failure: { initial_interval: '10ms', max_interval: '50ms', randomization_factor: 0 },
     ...extra,
   });
-  const exporter: Exporter = factory.create(testSettings('exporter', 'prometheusremotewrite', '', telemetry), cfg);
-  await exporter.start(testHost());
-  cleanups.push(async () => {
-    await exporter.shutdown();
-    await backend.stop();
-  });
-  const labels = { exporter: 'prometheusremotewrite' };
-  const stats = () => ({ sent: telemetry.exporterSent.get(labels), failed: telemetry.exporterFailed.sum(labels), queued: telemetry.exporterQueueSize.get(labels) ?? 0 });
+  cleanups.push(() => exporter.shutdown());
   /** Every gauge value the backend stored, counting duplicates. */
   const stored = () => backend.accepted.flatMap((r) => decodeWriteRequest(r.body).timeseries.flatMap((ts) => ts.samples.map((s) => s.value))).sort((a, b) => a - b);
   return { backend, exporter, telemetry, labels, stats, stored };
