@@ -12,12 +12,10 @@
  *   point arrives exactly once, all through the new exporter (the new header).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import { startDaemon, freePort, eventually, parsePromText, sumSamples, type DaemonHandle } from './harness/daemon.ts';
 import { configMapDir } from './harness/configmap.ts';
-import { decodeExportRequest } from '../src/otlp/decode.ts';
-import { encodeExportRequest } from '../src/otlp/encode.ts';
-import type { MetricsBatch, NumberPoint } from '../src/model/metrics.ts';
+import { deltaCounterRequest, otlpLoad, OtlpSink } from './harness/otlp-http.ts';
+import { scraper } from './harness/scrape.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -26,138 +24,15 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `reload.exporters`: `points` delta points of 1 (distinct series `k`) per request. */
-function otlpRequest(i: number, points: number): Buffer {
-  const t = 1_800_000_000_000_000_000 + i * 1000;
-  const batch: MetricsBatch = {
-    resourceMetrics: [
-      {
-        resource: { attributes: { 'service.name': 'reload-exporters-e2e' } },
-        scopeMetrics: [
-          {
-            scope: { name: 'e2e', version: '1', attributes: {} },
-            metrics: [
-              {
-                type: 'sum',
-                name: 'reload.exporters',
-                description: '',
-                unit: '',
-                temporality: 'delta',
-                monotonic: true,
-                points: Array.from({ length: points }, (_, k) => ({ attributes: { k: String(k) }, startTimeUnixNano: t, timeUnixNano: t + 1, value: 1, isInt: true })),
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
-  return Buffer.from(encodeExportRequest(batch));
+/** Two OTLP/HTTP clients posting `reload.exporters` (`points` delta points of 1, distinct series `k`, per request) until stopped; counts the points the daemon accepted (200). */
+function exportersLoad(port: number, points: number) {
+  return otlpLoad(port, (i) => deltaCounterRequest(i, { metric: 'reload.exporters', service: 'reload-exporters-e2e', points }), { pointsPerRequest: points });
 }
 
-function post(port: number, agent: http.Agent, body: Buffer): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
-}
-
-/** Two OTLP/HTTP clients posting until stopped; counts the points the daemon accepted (200). */
-function otlpLoad(port: number, pointsPerRequest: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const statuses: number[] = [];
-  let running = true;
-  let n = 0;
-  const loops = [0, 1].map(async () => {
-    while (running && statuses.length < 200_000) {
-      statuses.push(await post(port, agent, otlpRequest(n++, pointsPerRequest)));
-      await sleep(1);
-    }
-  });
-  return {
-    statuses,
-    accepted: () => statuses.filter((s) => s === 200).length * pointsPerRequest,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      agent.destroy();
-    },
-  };
-}
-
-/**
- * Scrapes `url` in two loops, one over a keep-alive connection and one over
- * fresh ones; keeps status and counter total of each scrape, and by loop
- * (within a loop scrapes are in order, so a counter reset shows there).
- */
-function scraper(url: string) {
-  const seen: Array<{ status: number; total: number | undefined }> = [];
-  const byLoop: Array<Array<number | undefined>> = [[], []];
-  const agents = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: false })];
-  let running = true;
-  const scrapeOnce = (agent: http.Agent) =>
-    new Promise<{ status: number; total: number | undefined }>((resolve) => {
-      http
-        .get(url, { agent }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c) => (body += c));
-          res.on('end', () => {
-            const samples = parsePromText(body).filter((s) => s.name === 'reload_exporters_total');
-            resolve({ status: res.statusCode ?? 0, total: samples.length > 0 ? sumSamples(samples, 'reload_exporters_total') : undefined });
-          });
-        })
-        .on('error', () => resolve({ status: 0, total: undefined }));
-    });
-  const loops = agents.map(async (agent, i) => {
-    while (running && seen.length < 100_000) {
-      const r = await scrapeOnce(agent);
-      seen.push(r);
-      byLoop[i].push(r.total);
-      await sleep(2);
-    }
-  });
-  return {
-    seen,
-    byLoop,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      for (const a of agents) a.destroy();
-      return seen;
-    },
-  };
-}
-
-/** An OTLP/HTTP backend on a fixed port, started late (down until then); sums point values by the `x-config` header they came with. */
-class Backend {
-  readonly byHeader = new Map<string, number>();
-  readonly port: number;
-  private server?: http.Server;
-  constructor(port: number) {
-    this.port = port;
-  }
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const tag = String(req.headers['x-config']);
-        for (const rm of decodeExportRequest(Buffer.concat(chunks)).resourceMetrics)
-          for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const p of m.points as NumberPoint[]) this.byHeader.set(tag, (this.byHeader.get(tag) ?? 0) + p.value);
-        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', () => r()));
-    cleanups.push(() => {
-      this.server!.closeAllConnections();
-      return new Promise((r) => this.server!.close(r));
-    });
-  }
+/** The `reload_exporters_total` counter of an exposition, summed over its series; undefined when absent. */
+function counterTotal(body: string): number | undefined {
+  const samples = parsePromText(body).filter((s) => s.name === 'reload_exporters_total');
+  return samples.length > 0 ? sumSamples(samples, 'reload_exporters_total') : undefined;
 }
 
 async function reloaded(daemon: DaemonHandle, successes: number): Promise<void> {
@@ -182,11 +57,12 @@ service:
     const cm = configMapDir(configText('5m'));
     const daemon = await startDaemon({ config: configText('5m'), configPath: cm.path, env: { TRIBUTARY_RELOAD_DEBOUNCE_MS: '50' } });
     cleanups.push(() => daemon.kill());
-    const load = otlpLoad(otlp, 5);
-    const scrapes = scraper(`http://127.0.0.1:${prom}/metrics`);
+    const load = exportersLoad(otlp, 5);
+    // One loop over a keep-alive connection, one over fresh ones.
+    const scrapes = scraper(`http://127.0.0.1:${prom}/metrics`, counterTotal, { pauseMs: 2, max: 100_000 });
     const progressed = async (what: string) => {
-      const from = { posts: load.statuses.length, scrapes: scrapes.seen.length };
-      const ok = await eventually(() => load.statuses.length > from.posts + 300 && scrapes.seen.length > from.scrapes + 100);
+      const from = { posts: load.statuses.length, scrapes: scrapes.results.length };
+      const ok = await eventually(() => load.statuses.length > from.posts + 300 && scrapes.results.length > from.scrapes + 100);
       if (!ok) throw new Error(`no progress ${what}:\n${daemon.logs()}`);
     };
 
@@ -199,14 +75,15 @@ service:
     await progressed('after the second reload');
     await load.stop();
     const accepted = load.accepted();
-    const caughtUp = await eventually(() => scrapes.seen.at(-1)?.total === accepted);
+    const caughtUp = await eventually(() => scrapes.results.at(-1)?.value === accepted);
     const seen = await scrapes.stop();
-    if (!caughtUp) throw new Error(`prometheus shows ${seen.at(-1)?.total}, accepted ${accepted}\n${daemon.logs()}`);
+    if (!caughtUp) throw new Error(`prometheus shows ${seen.at(-1)?.value}, accepted ${accepted}\n${daemon.logs()}`);
 
     expect(load.statuses.filter((s) => s !== 200)).toEqual([]);
     expect(seen.filter((s) => s.status !== 200)).toEqual([]);
     // From the first scrape with data on: the counter is in every exposition and never goes down.
-    for (const totals of scrapes.byLoop) {
+    for (const loop of scrapes.byLoop) {
+      const totals = loop.map((s) => s.value);
       totals.splice(0, totals.findIndex((t) => t !== undefined));
       expect(totals.length).toBeGreaterThan(50);
       expect(totals.filter((t) => t === undefined)).toEqual([]);
@@ -246,7 +123,7 @@ service:
     cleanups.push(() => daemon.kill());
     const metric = (name: string, labels: Record<string, string> = {}) => daemon.selfMetric(name, { exporter: 'otlp_http', ...labels });
 
-    const load = otlpLoad(otlp, 10);
+    const load = exportersLoad(otlp, 10);
     await eventually(() => load.accepted() >= 3000);
     // Backend down: points pile up in the queue (retrying, waiting behind the breaker).
     expect(await eventually(async () => (await metric('tributary_exporter_queue_size')) > 0)).toBe(true);
@@ -263,8 +140,9 @@ service:
     expect(await metric('tributary_exporter_sent_points_total')).toBe(0);
     expect(await metric('tributary_exporter_failed_points_total')).toBe(0);
 
-    const backend = new Backend(backendPort);
+    const backend = new OtlpSink({ port: backendPort, tagHeader: 'x-config' });
     await backend.start();
+    cleanups.push(() => backend.close());
     const drained = await eventually(async () => (await metric('tributary_exporter_sent_points_total')) === accepted, { timeoutMs: 30_000 });
     if (!drained) throw new Error(`sent ${await metric('tributary_exporter_sent_points_total')} of ${accepted}\n${daemon.logs()}`);
     // Once more after a while: nothing arrives twice.

@@ -18,98 +18,28 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startDaemon, freePort, freeUdpPort, eventually, parsePromText, sumSamples, type DaemonHandle } from './harness/daemon.ts';
 import { configMapDir } from './harness/configmap.ts';
-import { decodeExportRequest } from '../src/otlp/decode.ts';
-import { encodeExportRequest } from '../src/otlp/encode.ts';
-import type { MetricsBatch, NumberPoint } from '../src/model/metrics.ts';
+import { deltaCounterRequest, OtlpSink, postOtlp } from './harness/otlp-http.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-// ---- the local OTLP/HTTP sink the second exporter sends to ----
-
-/** Sums the values of the delta counters it receives, by metric name; answers after `delayMs`, or never when `hang`. */
-class OtlpSink {
-  readonly totals = new Map<string, number>();
-  requests = 0;
-  delayMs = 0;
-  hang = false;
-  private server?: http.Server;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (this.hang) return;
-        setTimeout(() => {
-          this.requests++;
-          for (const rm of decodeExportRequest(Buffer.concat(chunks)).resourceMetrics)
-            for (const sm of rm.scopeMetrics)
-              for (const m of sm.metrics) for (const p of m.points as NumberPoint[]) this.totals.set(m.name, (this.totals.get(m.name) ?? 0) + p.value);
-          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-        }, this.delayMs);
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as AddressInfo).port;
-    cleanups.push(() => {
-      this.server!.closeAllConnections();
-      return new Promise((r) => this.server!.close(r));
-    });
-  }
-
-  total(name: string): number {
-    return this.totals.get(name) ?? 0;
-  }
-}
-
 // ---- load ----
 
-/** One delta point of value 1 for `reload.otlp`, at increasing times. */
-function otlpRequest(i: number, points = 1): Buffer {
-  const t = 1_800_000_000_000_000_000 + i * 1000;
-  const batch: MetricsBatch = {
-    resourceMetrics: [
-      {
-        resource: { attributes: { 'service.name': 'reload-e2e' } },
-        scopeMetrics: [
-          {
-            scope: { name: 'e2e', version: '1', attributes: {} },
-            metrics: [
-              {
-                type: 'sum',
-                name: 'reload.otlp',
-                description: '',
-                unit: '',
-                temporality: 'delta',
-                monotonic: true,
-                points: Array.from({ length: points }, (_, k) => ({ attributes: { k: String(k) }, startTimeUnixNano: t, timeUnixNano: t + 1, value: 1, isInt: true })),
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
-  return Buffer.from(encodeExportRequest(batch));
-}
+/** Requests for `reload.otlp`: `points` delta points of value 1 each, at increasing times. */
+const otlpRequest = (i: number, points = 1) => deltaCounterRequest(i, { metric: 'reload.otlp', service: 'reload-e2e', points });
 
-function post(port: number, agent: http.Agent, body: Buffer): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    // Connection refused or reset: not accepted (status 0).
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+/** The local OTLP/HTTP sink the second exporter sends to: sums the delta counters it receives by metric name. */
+async function startSink(opts: { delayMs?: number; hang?: boolean } = {}): Promise<OtlpSink> {
+  const sink = new OtlpSink();
+  sink.delayMs = opts.delayMs ?? 0;
+  sink.hang = opts.hang ?? false;
+  await sink.start();
+  cleanups.push(() => sink.close());
+  return sink;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,7 +82,7 @@ function steadyLoad(statsdPort: number, httpPort: number, pointsPerRequest = 1) 
       while (running) {
         await waitWhilePaused(i);
         if (!running) break;
-        statuses.push(await post(httpPort, agent, otlpRequest(requestNo++, pointsPerRequest)));
+        statuses.push(await postOtlp(httpPort, otlpRequest(requestNo++, pointsPerRequest), agent));
         await sleep(1);
       }
     }),
@@ -267,8 +197,7 @@ async function scrapeTotals(promPort: number): Promise<{ statsd: number; otlp: n
 describe('live reload on the real daemon', () => {
   it('swaps the config through a ConfigMap symlink under load: nothing lost, nothing twice, /readyz 200 throughout', async () => {
     const [statsd, httpPort, prom] = await Promise.all([freeUdpPort(), freePort(), freePort()]);
-    const sink = new OtlpSink();
-    await sink.start();
+    const sink = await startSink();
     const ports = { statsd, http: httpPort, prom, sink: sink.port };
     const initial = configText(ports, { interval: '100ms', batchTimeout: '50ms' });
     const cm = configMapDir(initial);
@@ -358,9 +287,7 @@ describe('live reload on the real daemon', () => {
 
   it('SIGTERM under load drains what was accepted into a slow exporter within shutdown_timeout; /readyz 503 while draining; exit 0', async () => {
     const [statsd, httpPort] = await Promise.all([freeUdpPort(), freePort()]);
-    const sink = new OtlpSink();
-    sink.delayMs = 20;
-    await sink.start();
+    const sink = await startSink({ delayMs: 20 });
     const config = `
 receivers:
   statsd: { endpoint: 127.0.0.1:${statsd}, aggregation_interval: 10s }
@@ -402,9 +329,7 @@ service:
 
   it('a second SIGTERM during a stuck drain exits at once', async () => {
     const httpPort = await freePort();
-    const sink = new OtlpSink();
-    sink.hang = true;
-    await sink.start();
+    const sink = await startSink({ hang: true });
     const daemon = await startDaemon({
       config: `
 receivers:
@@ -420,7 +345,7 @@ service:
     cleanups.push(() => daemon.kill());
     const agent = new http.Agent();
     cleanups.push(() => agent.destroy());
-    for (let i = 0; i < 5; i++) expect(await post(httpPort, agent, otlpRequest(i))).toBe(200);
+    for (let i = 0; i < 5; i++) expect(await postOtlp(httpPort, otlpRequest(i), agent)).toBe(200);
     daemon.process.kill('SIGTERM');
     const draining = await eventually(async () => {
       const res = await fetch(`${daemon.adminUrl}/readyz`).catch(() => undefined);

@@ -6,15 +6,15 @@
  * exporter and pipeline: accepted = sent + failed + dropped + queued.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OtlpSink, postOtlp } from '../../test/harness/otlp-http.ts';
+import { freePort } from '../../test/harness/ports.ts';
+import { until } from '../../test/harness/wait.ts';
 import { loadConfig } from '../config/load.ts';
 import type { TributaryConfig } from '../config/model.ts';
 import type { Metric, MetricsBatch } from '../model/metrics.ts';
-import { decodeExportRequest } from '../otlp/decode.ts';
 import { encodeExportRequest } from '../otlp/encode.ts';
 import * as registry from '../registry.ts';
 import { silentLogger } from '../telemetry/logger.ts';
@@ -35,44 +35,6 @@ async function configOf(yaml: string): Promise<TributaryConfig> {
   return loaded.config;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(fn: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** An OTLP/HTTP backend that refuses (400) any request carrying a `reject.me` metric and counts the points it takes. */
-async function startBackend(): Promise<{ port: number; points: () => number }> {
-  let points = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const metrics = decodeExportRequest(Buffer.concat(chunks)).resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics));
-      if (metrics.some((m) => m.name === 'reject.me')) return void res.writeHead(400).end();
-      for (const m of metrics) points += m.points.length;
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanups.push(() => {
-    server.closeAllConnections();
-    return new Promise((r) => server.close(r));
-  });
-  return { port: (server.address() as net.AddressInfo).port, points: () => points };
-}
-
 let seq = 0;
 /** One OTLP request: `n` gauge points of each named metric, with fresh timestamps. */
 function request(names: string[], n: number): Buffer {
@@ -88,20 +50,12 @@ function request(names: string[], n: number): Buffer {
   return Buffer.from(encodeExportRequest(batch));
 }
 
-function post(port: number, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 describe('one exporter shared by two pipelines', () => {
   it('counts sent and failed per pipeline, and the §6 equation holds for each exporter and pipeline', async () => {
-    const backend = await startBackend();
+    // An OTLP/HTTP backend that refuses (400) any request carrying a `reject.me` metric and counts the points it takes.
+    const backend = new OtlpSink({ refuse: (batch) => batch.resourceMetrics.some((rm) => rm.scopeMetrics.some((sm) => sm.metrics.some((m) => m.name === 'reject.me'))) });
+    await backend.start();
+    cleanups.push(() => backend.close());
     const [portA, portB, prom] = [await freePort(), await freePort(), await freePort()];
     const telemetry = new PipelineTelemetry();
     const service = new Service({ logger: silentLogger(), telemetry });
@@ -124,17 +78,17 @@ service:
     );
 
     // a: 10 × 3 points sent, 2 × 2 refused by the backend. b: 7 × (2 kept + 2 filtered), 1 refused.
-    for (let i = 0; i < 10; i++) expect(await post(portA, request(['a.requests'], 3))).toBe(200);
-    for (let i = 0; i < 2; i++) expect(await post(portA, request(['reject.me'], 2))).toBe(200);
-    for (let i = 0; i < 7; i++) expect(await post(portB, request(['b.requests', 'debug.x'], 2))).toBe(200);
-    expect(await post(portB, request(['reject.me'], 1))).toBe(200);
+    for (let i = 0; i < 10; i++) expect(await postOtlp(portA, request(['a.requests'], 3))).toBe(200);
+    for (let i = 0; i < 2; i++) expect(await postOtlp(portA, request(['reject.me'], 2))).toBe(200);
+    for (let i = 0; i < 7; i++) expect(await postOtlp(portB, request(['b.requests', 'debug.x'], 2))).toBe(200);
+    expect(await postOtlp(portB, request(['reject.me'], 1))).toBe(200);
 
     const sent = (exporter: string, pipeline: string) => telemetry.exporterSent.get({ exporter, pipeline });
     const failed = (exporter: string, pipeline: string) => telemetry.exporterFailed.sum({ exporter, pipeline });
     const queued = (exporter: string) => telemetry.exporterQueueSize.get({ exporter }) ?? 0;
     const accepted = (pipeline: string) => telemetry.receiverAccepted.sum({ pipeline });
     const dropped = (pipeline: string) => telemetry.processorDropped.sum({ pipeline });
-    await until(() => backend.points() === 44 && failed('otlp_http', 'metrics/a') + failed('otlp_http', 'metrics/b') === 5 && queued('otlp_http') === 0, 'otlp_http quiet');
+    await until(() => backend.points === 44 && failed('otlp_http', 'metrics/a') + failed('otlp_http', 'metrics/b') === 5 && queued('otlp_http') === 0, 'otlp_http quiet');
 
     expect([accepted('metrics/a'), accepted('metrics/b')]).toEqual([34, 29]);
     expect([dropped('metrics/a'), dropped('metrics/b')]).toEqual([0, 14]);

@@ -6,16 +6,15 @@
  * backend is down, drains through its successor (new headers) exactly once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deltaCounterRequest, otlpLoad, OtlpSink } from '../../test/harness/otlp-http.ts';
+import { freePort } from '../../test/harness/ports.ts';
+import { scraper } from '../../test/harness/scrape.ts';
+import { until } from '../../test/harness/wait.ts';
 import { loadConfig } from '../config/load.ts';
 import type { TributaryConfig } from '../config/model.ts';
-import type { MetricsBatch, NumberPoint } from '../model/metrics.ts';
-import { decodeExportRequest } from '../otlp/decode.ts';
-import { encodeExportRequest } from '../otlp/encode.ts';
 import * as registry from '../registry.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { PipelineTelemetry } from '../telemetry/self-metrics.ts';
@@ -34,92 +33,6 @@ async function configOf(yaml: string): Promise<TributaryConfig> {
   const loaded = await loadConfig({ files: [file], env: {}, registry });
   if (!loaded.config) throw new Error(loaded.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
   return loaded.config;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** An OTLP/HTTP backend: 503 while down; when up, sums the points it gets by the `x-config` header they came with. */
-class Backend {
-  up = false;
-  readonly byHeader = new Map<string, number>();
-  port = 0;
-  private server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (!this.up) return void res.writeHead(503).end();
-      const tag = String(req.headers['x-config']);
-      for (const rm of decodeExportRequest(Buffer.concat(chunks)).resourceMetrics)
-        for (const sm of rm.scopeMetrics) for (const m of sm.metrics) for (const p of m.points as NumberPoint[]) this.byHeader.set(tag, (this.byHeader.get(tag) ?? 0) + p.value);
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    cleanups.push(() => {
-      this.server.closeAllConnections();
-      return new Promise((r) => this.server.close(r));
-    });
-  }
-}
-
-/** `reload.requests`: one delta point of 1 per request. */
-function request(i: number): Buffer {
-  const t = 1_800_000_000_000_000_000 + i * 1000;
-  const batch: MetricsBatch = {
-    resourceMetrics: [
-      {
-        resource: { attributes: { 'service.name': 'svc' } },
-        scopeMetrics: [
-          {
-            scope: { name: 's', version: '', attributes: {} },
-            metrics: [{ type: 'sum', name: 'reload.requests', description: '', unit: '', temporality: 'delta', monotonic: true, points: [{ attributes: {}, startTimeUnixNano: t, timeUnixNano: t + 1, value: 1, isInt: true }] }],
-          },
-        ],
-      },
-    ],
-  };
-  return Buffer.from(encodeExportRequest(batch));
-}
-
-function get(url: string, agent: http.Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    http
-      .get(url, { agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', () => resolve({ status: 0, body: '' }));
-  });
-}
-
-function post(port: number, agent: http.Agent, body: Buffer): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
 }
 
 const counterValue = (body: string) => {
@@ -151,8 +64,11 @@ service:
 
 describe('Service.reload of changed exporters', () => {
   it.each(['memory', 'disk'])('prometheus keeps serving whole expositions with counters carried on; the queued otlp_http batches (%s queue) go out once through the successor', async (storage) => {
-    const backend = new Backend();
+    // An OTLP/HTTP backend, down (503) until the reload is done; sums the points it gets by the `x-config` header they came with.
+    const backend = new OtlpSink({ tagHeader: 'x-config' });
+    backend.up = false;
     await backend.start();
+    cleanups.push(() => backend.close());
     const [otlp, prom] = [await freePort(), await freePort()];
     // A disk queue keeps its directory: old and new exporter share it during the reload.
     const queueDir = storage === 'disk' ? mkdtempSync(join(tmpdir(), 'reload-exporters-queue-')) : undefined;
@@ -163,36 +79,25 @@ describe('Service.reload of changed exporters', () => {
     cleanups.push(() => service.shutdown(5000));
     await service.start(await configOf(yaml(ports, { expiration: '5m', header: 'v1', timeout: '2s' })));
 
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-    cleanups.push(() => agent.destroy());
-    let accepted = 0;
-    let sending = true;
-    let requestNo = 0;
-    const senders = [0, 1].map(async () => {
-      while (sending) if ((await post(otlp, agent, request(requestNo++))) === 200) accepted++;
-    });
-    const scrapes: Array<{ status: number; body: string }> = [];
-    let scraping = true;
-    const scrapeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    cleanups.push(() => scrapeAgent.destroy());
-    const scraper = (async () => {
-      while (scraping) scrapes.push(await get(`http://127.0.0.1:${prom}/metrics`, scrapeAgent));
-    })();
+    // `reload.requests`: one delta point of 1 per request, posted back to back by two clients.
+    const load = otlpLoad(otlp, (i) => deltaCounterRequest(i, { metric: 'reload.requests', service: 'svc' }), { pauseMs: 0, maxRequests: 1_000_000 });
+    cleanups.push(() => load.stop());
+    const scrapes = scraper(`http://127.0.0.1:${prom}/metrics`, counterValue, { connections: ['keep-alive'], max: 1_000_000 });
+    cleanups.push(() => scrapes.stop());
 
     const queued = () => telemetry.exporterQueueSize.get({ exporter: 'otlp_http' }) ?? 0;
-    await until(() => accepted > 200 && queued() > 0 && counterValue(scrapes.at(-1)?.body ?? '') !== undefined, 'load before the reload');
+    await until(() => load.accepted() > 200 && queued() > 0 && scrapes.results.at(-1)?.value !== undefined, 'load before the reload', 15_000);
     await service.reload(await configOf(yaml(ports, { expiration: '10m', header: 'v2', timeout: '3s' })));
-    const mark = accepted;
-    await until(() => accepted > mark + 200, 'load after the reload');
-    sending = false;
-    await Promise.all(senders);
-    await until(() => counterValue(scrapes.at(-1)?.body ?? '') === accepted, 'prometheus caught up');
-    scraping = false;
-    await scraper;
+    const mark = load.accepted();
+    await until(() => load.accepted() > mark + 200, 'load after the reload', 15_000);
+    await load.stop();
+    const accepted = load.accepted();
+    await until(() => scrapes.results.at(-1)?.value === accepted, 'prometheus caught up', 15_000);
+    await scrapes.stop();
 
-    expect(scrapes.filter((s) => s.status !== 200)).toEqual([]);
+    expect(scrapes.results.filter((s) => s.status !== 200)).toEqual([]);
     // From the first scrape that saw data on, every one shows the counter, never lower than before.
-    const values = scrapes.map((s) => counterValue(s.body));
+    const values = scrapes.results.map((s) => s.value);
     values.splice(0, values.findIndex((v) => v !== undefined));
     expect(values.length).toBeGreaterThan(10);
     expect(values.filter((v) => v === undefined)).toEqual([]);
@@ -201,10 +106,10 @@ describe('Service.reload of changed exporters', () => {
     // Nothing went to the backend while it was down; everything is queued once, at the successor,
     // and counted in its pipeline once sent (the pipeline travels with the batches it hands over).
     const otlpLabels = { exporter: 'otlp_http', pipeline: 'metrics' };
-    await until(() => queued() === accepted, 'all points queued');
+    await until(() => queued() === accepted, 'all points queued', 15_000);
     expect(telemetry.exporterSent.get(otlpLabels)).toBe(0);
     backend.up = true;
-    await until(() => telemetry.exporterSent.get(otlpLabels) === accepted, 'queue drained');
+    await until(() => telemetry.exporterSent.get(otlpLabels) === accepted, 'queue drained', 15_000);
     expect([...backend.byHeader]).toEqual([['v2', accepted]]);
     expect(telemetry.exporterFailed.sum(otlpLabels)).toBe(0);
     expect(queued()).toBe(0);

@@ -6,8 +6,10 @@
  * exposition throughout; cumulative counters carry on.
  */
 import http from 'node:http';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/harness/ports.ts';
+import { httpGet as scrape, scraper } from '../../../test/harness/scrape.ts';
+import { until } from '../../../test/harness/wait.ts';
 import type { Exporter } from '../../component.ts';
 import { closeUnadopted, listenKey, wantParked } from '../../service/handover.ts';
 import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
@@ -22,15 +24,6 @@ afterEach(async () => {
   while (running.length > 0) await running.pop()!.shutdown();
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function build(telemetry: PipelineTelemetry, raw: Record<string, unknown>) {
   const settings = testSettings('exporter', 'prometheus', '', telemetry);
   const sender = new PrometheusSender(settings, prometheusConfigSchema.parse(raw));
@@ -42,59 +35,10 @@ function build(telemetry: PipelineTelemetry, raw: Record<string, unknown>) {
 /** One delta of `value` for counter `reqs` (accumulated to cumulative by the store). */
 const delta = (value: number, i: number) => batchOf({ 'service.name': 'api' }, [counter('reqs', value, { temporality: 'delta', start: T0 + i * 1e6, time: T0 + (i + 1) * 1e6 })]);
 
-function scrape(url: string, agent: http.Agent): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    http
-      .get(url, { agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', (err) => resolve({ status: 0, body: String(err) }));
-  });
-}
-
-/** Scrapes in two loops (one keep-alive connection, one fresh connection per scrape) until stopped; `byLoop` keeps each loop's in order. */
-function scraper(url: string) {
-  const results: Array<{ status: number; body: string }> = [];
-  const byLoop: Array<Array<{ status: number; body: string }>> = [[], []];
-  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const fresh = new http.Agent({ keepAlive: false });
-  let running = true;
-  const loops = [keepAlive, fresh].map(async (agent, i) => {
-    while (running && results.length < 50_000) {
-      const r = await scrape(url, agent);
-      results.push(r);
-      byLoop[i].push(r);
-      await new Promise((r) => setImmediate(r));
-    }
-  });
-  return {
-    results,
-    byLoop,
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      keepAlive.destroy();
-      fresh.destroy();
-      return results;
-    },
-  };
-}
-
 const reqsValue = (body: string, name = 'reqs_total') => {
   const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)(?: \\d+)?$`, 'm').exec(body);
   return m ? Number(m[1]) : undefined;
 };
-
-async function untilTrue(fn: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('prometheus exporter handover', () => {
   it('metric_expiration changed: the successor takes the server and the series; counters continue, every scrape is whole', async () => {
@@ -107,8 +51,9 @@ describe('prometheus exporter handover', () => {
     let i = 0;
     for (; i < 50; i++) await old.exporter.consume(delta(1, i));
 
-    const load = scraper(`http://${endpoint}/metrics`);
-    await untilTrue(() => load.results.length > 20, 'scrapes before the reload');
+    // One loop over a keep-alive connection, one over a fresh connection per scrape.
+    const load = scraper(`http://${endpoint}/metrics`, (body) => reqsValue(body));
+    await until(() => load.results.length > 20, 'scrapes before the reload', 5000);
     // As the service does: mark the key, start the successor (it must not bind), hand over, stop the old one.
     wantParked(host, [listenKey('tcp', endpoint)]);
     const next = build(telemetry, { endpoint, metric_expiration: '10m', send_timestamps: true });
@@ -122,13 +67,13 @@ describe('prometheus exporter handover', () => {
     expect(await closeUnadopted(host)).toEqual([]);
     for (; i < 80; i++) await next.exporter.consume(delta(1, i));
     const afterReload = load.results.length;
-    await untilTrue(() => load.results.length > afterReload + 20, 'scrapes after the reload');
+    await until(() => load.results.length > afterReload + 20, 'scrapes after the reload', 5000);
     const results = await load.stop();
 
     expect(next.sender.address()?.port).toBe(port);
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     for (const loop of load.byLoop) {
-      const values = loop.map((r) => reqsValue(r.body));
+      const values = loop.map((r) => r.value);
       expect(values.filter((v) => v === undefined)).toEqual([]);
       // Cumulative and never reset: each scrape sees at least what the one before it on its connection saw.
       for (let k = 1; k < values.length; k++) expect(values[k]!).toBeGreaterThanOrEqual(values[k - 1]!);
