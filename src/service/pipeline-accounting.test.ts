@@ -6,34 +6,22 @@
  * exporter and pipeline: accepted = sent + failed + dropped + queued.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OtlpSink, postOtlp } from '../../test/harness/otlp-http.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { until } from '../../test/harness/wait.ts';
-import { loadConfig } from '../config/load.ts';
-import type { TributaryConfig } from '../config/model.ts';
 import type { Metric, MetricsBatch } from '../model/metrics.ts';
 import { encodeExportRequest } from '../otlp/encode.ts';
-import * as registry from '../registry.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import { Service } from './service.ts';
+import { configLoader } from './testing.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'pipeline-accounting-'));
-async function configOf(yaml: string): Promise<TributaryConfig> {
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, yaml);
-  const loaded = await loadConfig({ files: [file], env: {}, registry });
-  if (!loaded.config) throw new Error(loaded.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-  return loaded.config;
-}
+const configOf = configLoader('pipeline-accounting');
 
 let seq = 0;
 /** One OTLP request: `n` gauge points of each named metric, with fresh timestamps. */

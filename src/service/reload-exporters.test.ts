@@ -6,34 +6,24 @@
  * backend is down, drains through its successor (new headers) exactly once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deltaCounterRequest, otlpLoad, OtlpSink } from '../../test/harness/otlp-http.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { scraper } from '../../test/harness/scrape.ts';
 import { until } from '../../test/harness/wait.ts';
-import { loadConfig } from '../config/load.ts';
-import type { TributaryConfig } from '../config/model.ts';
-import * as registry from '../registry.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import { Service } from './service.ts';
+import { configLoader } from './testing.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'reload-exporters-'));
-let fileNo = 0;
-async function configOf(yaml: string): Promise<TributaryConfig> {
-  const file = join(dir, `config-${fileNo++}.yaml`);
-  writeFileSync(file, yaml);
-  const loaded = await loadConfig({ files: [file], env: {}, registry });
-  if (!loaded.config) throw new Error(loaded.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-  return loaded.config;
-}
+const configOf = configLoader('reload-exporters');
 
 const counterValue = (body: string) => {
   const m = /^reload_requests_total\{[^}]*\} (\S+)/m.exec(body);

@@ -10,12 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { postOtlp } from '../../test/harness/otlp-http.ts';
+import { freePort, freeUdpPort } from '../../test/harness/ports.ts';
+import { until } from '../../test/harness/wait.ts';
 import type { Exporter, ExporterFactory, Factory } from '../component.ts';
-import { loadConfig } from '../config/load.ts';
-import type { TributaryConfig } from '../config/model.ts';
 import { z } from '../config/types.ts';
 import { countPoints, type MetricsBatch, type NumberPoint } from '../model/metrics.ts';
 import { encodeExportRequest } from '../otlp/encode.ts';
@@ -24,6 +22,7 @@ import * as registry from '../registry.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import { Service } from './service.ts';
+import { configLoader } from './testing.ts';
 
 /** Batches each `collect` exporter received, by its `sink` name. */
 const sinks = new Map<string, MetricsBatch[]>();
@@ -52,15 +51,7 @@ const testRegistry = {
   preload: registry.preload,
 };
 
-const dir = mkdtempSync(join(tmpdir(), 'service-test-'));
-let fileNo = 0;
-async function configOf(yaml: string): Promise<TributaryConfig> {
-  const file = join(dir, `config-${fileNo++}.yaml`);
-  writeFileSync(file, yaml);
-  const loaded = await loadConfig({ files: [file], env: {}, registry: testRegistry });
-  if (!loaded.config) throw new Error(loaded.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
-  return loaded.config;
-}
+const configOf = configLoader('service-test', testRegistry);
 
 const services: Service[] = [];
 afterEach(async () => {
@@ -72,23 +63,6 @@ function newService(): Service {
   const s = new Service({ logger: silentLogger(), telemetry: new PipelineTelemetry() });
   services.push(s);
   return s;
-}
-
-function freePort(kind: 'tcp' | 'udp'): Promise<number> {
-  return new Promise((resolve) => {
-    if (kind === 'udp') {
-      const s = dgram.createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => {
-        const port = s.address().port;
-        s.close(() => resolve(port));
-      });
-      return;
-    }
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function totals(sink: string): { statsd: number; otlpPoints: number } {
@@ -107,17 +81,6 @@ function totals(sink: string): { statsd: number; otlpPoints: number } {
 const otlpBody = Buffer.from(encodeExportRequest(typicalBatch(1)));
 const pointsPerRequest = countPoints(typicalBatch(1));
 
-function post(port: number, agent: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(otlpBody);
-  });
-}
-
 /** Steady StatsD and OTLP/HTTP load until stopped. */
 function steadyLoad(statsdPort: number, httpPort: number) {
   let running = true;
@@ -133,7 +96,7 @@ function steadyLoad(statsdPort: number, httpPort: number) {
     }
   })();
   const httpLoops = [0, 1].map(async () => {
-    while (running && statuses.length < 20_000) statuses.push(await post(httpPort, agent));
+    while (running && statuses.length < 20_000) statuses.push(await postOtlp(httpPort, otlpBody, agent));
   });
   return {
     progress: () => datagrams + statuses.length,
@@ -145,14 +108,6 @@ function steadyLoad(statsdPort: number, httpPort: number) {
       return { datagrams, statuses };
     },
   };
-}
-
-async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function yaml(opts: { statsdPort: number; httpPort: number; interval: string; bodyLimit: string; batchTimeout: string; second?: boolean }): string {
@@ -178,7 +133,7 @@ service:
 
 describe('Service.reload', () => {
   it('replaces receivers on the same endpoints under load with nothing lost or doubled', async () => {
-    const [statsdPort, httpPort] = await Promise.all([freePort('udp'), freePort('tcp')]);
+    const [statsdPort, httpPort] = await Promise.all([freeUdpPort(), freePort()]);
     const service = newService();
     const base = { statsdPort, httpPort };
     await service.start(await configOf(yaml({ ...base, interval: '50ms', bodyLimit: '20MiB', batchTimeout: '20ms' })));
@@ -212,7 +167,7 @@ describe('Service.reload', () => {
   });
 
   it('keeps a receiver whose config did not change as the same instance', async () => {
-    const [statsdPort, httpPort] = await Promise.all([freePort('udp'), freePort('tcp')]);
+    const [statsdPort, httpPort] = await Promise.all([freeUdpPort(), freePort()]);
     const service = newService();
     const base = { statsdPort, httpPort, interval: '1s', bodyLimit: '20MiB' };
     await service.start(await configOf(yaml({ ...base, batchTimeout: '20ms' })));
@@ -229,7 +184,7 @@ describe('Service.reload', () => {
   });
 
   it('a receiver that fails to start leaves no parked listener behind', async () => {
-    const [statsdPort, httpPort, takenPort] = await Promise.all([freePort('udp'), freePort('tcp'), freePort('tcp')]);
+    const [statsdPort, httpPort, takenPort] = await Promise.all([freeUdpPort(), freePort(), freePort()]);
     const blocker = net.createServer().listen(takenPort, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
     try {
