@@ -10,7 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
 import http2 from 'node:http2';
-import net from 'node:net';
+import { postOtlp } from '../../../test/harness/otlp-http.ts';
+import { freePort } from '../../../test/harness/ports.ts';
+import { until } from '../../../test/harness/wait.ts';
 import { CollectingConsumer } from '../../consumer.ts';
 import type { Host } from '../../component.ts';
 import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
@@ -28,15 +30,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 class Counting extends CollectingConsumer {
   points(): number {
@@ -77,18 +70,6 @@ function truncatedCall(port: number): Promise<string | undefined> {
 const body = Buffer.from(encodeExportRequest(typicalBatch(2)));
 const pointsPerRequest = countPoints(typicalBatch(2));
 
-/** One POST on a keep-alive agent (so connections survive the handover too); resolves with the status. */
-function postOnce(port: number, agent: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { 'content-type': 'application/x-protobuf' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 const raw = (b: Buffer) => b;
 const ExportClient = grpc.makeGenericClientConstructor(
   { Export: { path: METRICS_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
@@ -113,14 +94,6 @@ function steady<T>(workers: number, once: () => Promise<T>) {
   return { answers, stop: async () => ((running = false), await done, answers) };
 }
 
-async function until(fn: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe('otlp server handover', () => {
   it('HTTP: requests on open keep-alive connections and new ones all succeed across the handover', async () => {
     const port = await freePort();
@@ -129,8 +102,8 @@ describe('otlp server handover', () => {
     const a = await receiver({ http: { endpoint } }, host);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     cleanups.push(() => agent.destroy());
-    const load = steady(4, () => postOnce(port, agent));
-    await until(() => load.answers.length > 50, 'requests before the handover');
+    const load = steady(4, () => postOtlp(port, body, agent));
+    await until(() => load.answers.length > 50, 'requests before the handover', 5000);
 
     wantParked(host, [listenKey('tcp', endpoint)]);
     await a.r.shutdown();
@@ -139,7 +112,7 @@ describe('otlp server handover', () => {
     expect(b.r.http!.address()!.port).toBe(port);
 
     const atHandover = load.answers.length;
-    await until(() => load.answers.length > atHandover + 50, 'requests after the handover');
+    await until(() => load.answers.length > atHandover + 50, 'requests after the handover', 5000);
     const answers = await load.stop();
     expect(answers.filter((s) => s !== 200)).toEqual([]);
     expect(a.next.points()).toBeGreaterThan(0);
@@ -155,7 +128,7 @@ describe('otlp server handover', () => {
     const client = new ExportClient(endpoint, grpc.credentials.createInsecure());
     cleanups.push(() => client.close());
     const load = steady(4, () => grpcOnce(client));
-    await until(() => load.answers.length > 50, 'calls before the handover');
+    await until(() => load.answers.length > 50, 'calls before the handover', 5000);
 
     wantParked(host, [listenKey('tcp', endpoint)]);
     await a.r.shutdown();
@@ -165,7 +138,7 @@ describe('otlp server handover', () => {
     expect(b.r.grpc!.port()).toBe(port);
 
     const atHandover = load.answers.length;
-    await until(() => load.answers.length > atHandover + 50, 'calls after the handover');
+    await until(() => load.answers.length > atHandover + 50, 'calls after the handover', 5000);
     const answers = await load.stop();
     expect(answers.filter((s) => s !== grpc.status.OK)).toEqual([]);
     expect(a.next.points() + b.next.points()).toBe(answers.length * pointsPerRequest);
@@ -198,11 +171,11 @@ describe('otlp server handover', () => {
     const agent = new http.Agent({ keepAlive: false });
     const client = new ExportClient(`127.0.0.1:${gp}`, grpc.credentials.createInsecure());
     cleanups.push(() => client.close());
-    const httpAnswer = postOnce(hp, agent);
+    const httpAnswer = postOtlp(hp, body, agent);
     const grpcAnswer = grpcOnce(client);
     // Both requests are held by the parked servers before they are closed.
     const held = (port: number) => (host.sockets.get(listenKey('tcp', `127.0.0.1:${port}`)) as ParkedListener).heldCount;
-    await until(() => held(hp) === 1 && held(gp) === 1, 'both requests held');
+    await until(() => held(hp) === 1 && held(gp) === 1, 'both requests held', 5000);
     expect((await closeUnadopted(host)).sort()).toEqual([listenKey('tcp', `127.0.0.1:${gp}`), listenKey('tcp', `127.0.0.1:${hp}`)].sort());
     expect(await httpAnswer).toBe(503);
     expect(await grpcAnswer).toBe(grpc.status.UNAVAILABLE);
