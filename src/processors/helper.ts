@@ -21,16 +21,7 @@ export interface ProcessorOptions {
 }
 
 export function createProcessor(settings: CreateSettings, next: MetricsConsumer, process: ProcessFn, opts: ProcessorOptions = {}): Processor {
-  const handles = new Map<string, CounterHandle>();
-  const drop: DropFn = (reason, points) => {
-    if (points <= 0) return;
-    let h = handles.get(reason);
-    if (!h) {
-      h = settings.telemetry.processorDropped.bind({ processor: settings.id.id, pipeline: settings.pipeline, reason });
-      handles.set(reason, h);
-    }
-    h.add(points);
-  };
+  const drop = dropCounter(settings);
   return {
     mutatesData: opts.mutatesData ?? true,
     async start(host) {
@@ -46,7 +37,7 @@ export function createProcessor(settings: CreateSettings, next: MetricsConsumer,
   };
 }
 
-/** The same drop accounting, for processors that do not fit `createProcessor` (batching, stateful ones). */
+/** Drop accounting by reason (handles bound once per reason); `createProcessor` uses it, and so do processors that do not fit it (batching, stateful ones). */
 export function dropCounter(settings: CreateSettings): DropFn {
   const handles = new Map<string, CounterHandle>();
   return (reason, points) => {
