@@ -38,9 +38,6 @@ const UNITS: Record<string, string> = {
   '1/s': 'Count/Second',
 };
 
-/** Every unit PutMetricData accepts (the fake checks against this list too). */
-export const STANDARD_UNITS = new Set([...Object.values(UNITS), 'Count', 'None']);
-
 /**
  * `counted` is true for sums: dimensionless sums (`1`, `{requests}`, empty)
  * are counts of things; dimensionless gauges are plain numbers (`None`).
