@@ -7,19 +7,6 @@
 import { z, duration, url } from '../../config/types.ts';
 import { exporterHelperFields } from '../helper/config.ts';
 
-/** Datadog sites with a public intake (https://api.<site>). */
-export const KNOWN_SITES = [
-  'datadoghq.com',
-  'us3.datadoghq.com',
-  'us5.datadoghq.com',
-  'datadoghq.eu',
-  'ap1.datadoghq.com',
-  'ap2.datadoghq.com',
-  'uk1.datadoghq.com',
-  'ddog-gov.com',
-  'us2.ddog-gov.com',
-] as const;
-
 export const HISTOGRAM_AGGREGATES = ['count', 'sum', 'avg', 'min', 'max'] as const;
 export type HistogramAggregate = (typeof HISTOGRAM_AGGREGATES)[number];
 
