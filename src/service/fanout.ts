@@ -13,7 +13,7 @@
  */
 import type { ConsumeContext, MetricsConsumer } from '../consumer.ts';
 import { cloneBatch, countPoints, type MetricsBatch } from '../model/metrics.ts';
-import { TributaryError, isRefused, reasonOf } from '../errors.ts';
+import { isRefused, reasonOf } from '../errors.ts';
 import type { CounterHandle, PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -103,7 +103,7 @@ export class ReceiverFanout implements MetricsConsumer {
       await t.entry.consume(batch);
       t.accepted.add(points);
     } catch (err) {
-      const reason = isRefused(err) ? err.reason : reasonOf(err);
+      const reason = reasonOf(err);
       let h = t.refused.get(reason);
       if (!h) {
         h = this.telemetry.receiverRefused.bind({ receiver: this.receiverId, pipeline: t.entry.pipelineId, reason });
@@ -157,8 +157,4 @@ export class ExporterFanout implements MetricsConsumer {
       this.logger.error({ exporter: e.id, err: err instanceof Error ? err.message : String(err), points: n }, 'exporter threw; points counted as failed');
     }
   }
-}
-
-export function isShutdownError(err: unknown): boolean {
-  return err instanceof TributaryError && err.code === 'TRIB_SHUTTING_DOWN';
 }
