@@ -28,6 +28,7 @@ import { bearerChecker, type BearerCheck } from './auth.ts';
 import type { GrpcSettings } from './config.ts';
 import { exportBatch } from './export.ts';
 import { refusalInterceptor } from './grpc-refusals.ts';
+import { InFlight } from './in-flight.ts';
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -65,8 +66,7 @@ export class OtlpGrpcServer {
   private boundPort = 0;
   private closing: Promise<void> | undefined;
   private readonly handoverKey: string | undefined;
-  private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly inFlight = new InFlight();
 
   constructor(settings: GrpcSettings, obs: ReceiverObs, next: MetricsConsumer, logger: Logger) {
     this.settings = settings;
@@ -91,19 +91,13 @@ export class OtlpGrpcServer {
   private readonly onRefused = (reason: string): void => this.obs.refusedRequest(reason);
 
   private readonly onExport: ExportHandler = (call, callback) => {
-    this.inFlight++;
+    this.inFlight.begin();
     this.export(call, callback)
       .catch((err) => {
         this.logger.error({ err }, 'otlp grpc handler failed');
         callback({ code: grpc.status.INTERNAL, details: 'internal error' });
       })
-      .finally(() => {
-        if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const w of waiters) w();
-        }
-      });
+      .finally(() => this.inFlight.end());
   };
 
   async start(host?: Host): Promise<void> {
@@ -157,7 +151,7 @@ export class OtlpGrpcServer {
     if (!server) return (this.closing = Promise.resolve());
     if (parkWanted(host, this.handoverKey)) {
       park(host!, this.handoverKey!, this.parked({ server, route: this.route!, port: this.boundPort }));
-      this.closing = this.idle();
+      this.closing = this.inFlight.idle();
     } else {
       this.closing = closeServer(server);
     }
@@ -180,12 +174,6 @@ export class OtlpGrpcServer {
     });
     listener.route.current = (call, callback) => parked.hold((h) => h(call, callback));
     return parked;
-  }
-
-  /** Resolves once no call is being handled. */
-  private idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async export(call: grpc.ServerUnaryCall<Buffer, ExportResult>, callback: grpc.sendUnaryData<ExportResult>): Promise<void> {

@@ -27,6 +27,7 @@ import { bearerChecker, type BearerCheck } from './auth.ts';
 import { parseContentEncoding, readBody, tooLarge } from './body.ts';
 import type { HttpSettings } from './config.ts';
 import { exportBatch } from './export.ts';
+import { InFlight } from './in-flight.ts';
 
 /** Slow clients (slowloris) are cut off: headers within 10 s, the whole request within 30 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -64,8 +65,7 @@ export class OtlpHttpServer {
   private server: http.Server | undefined;
   private closing: Promise<void> | undefined;
   private readonly handoverKey: string | undefined;
-  private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly inFlight = new InFlight();
   private readonly onRequest: RequestHandler = (req, res) => this.handle(req, res);
 
   constructor(settings: HttpSettings, obs: ReceiverObs, next: MetricsConsumer, logger: Logger) {
@@ -140,7 +140,7 @@ export class OtlpHttpServer {
     if (!server) return (this.closing = Promise.resolve());
     if (parkWanted(host, this.handoverKey)) {
       park(host!, this.handoverKey!, this.parked(server));
-      this.closing = this.idle();
+      this.closing = this.inFlight.idle();
     } else {
       this.closing = closeServer(server);
     }
@@ -170,14 +170,8 @@ export class OtlpHttpServer {
     return parked;
   }
 
-  /** Resolves once no request is being handled. */
-  private idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.inFlight++;
+    this.inFlight.begin();
     this.route(req, res)
       .catch((err) => {
         // Not reachable by design (route handles its own errors); a last line of defence against a crash.
@@ -185,13 +179,7 @@ export class OtlpHttpServer {
         if (!res.headersSent) this.replyText(res, 500, 'internal error');
         else res.destroy();
       })
-      .finally(() => {
-        if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const w of waiters) w();
-        }
-      });
+      .finally(() => this.inFlight.end());
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
