@@ -91,3 +91,10 @@ export function quantileOf(ranges: BucketRange[], q: number, min?: number, max?:
   if (max !== undefined && value > max) value = max;
   return value;
 }
+
+/** Whether two explicit-bounds layouts are the same (a changed layout resets a series). */
+export function sameBounds(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -16,6 +16,7 @@
  * by at most the bucket's width (explicit), or by a relative
  * 2^(2^-scale) - 1 of the value (exponential: 1.1% at scale 6).
  */
+import { sameBounds } from '../common/buckets.ts';
 
 export type SketchKind = 'none' | 'explicit' | 'exponential';
 
@@ -153,12 +154,6 @@ export function mergeAcc(into: RollupAcc, from: RollupAcc): void {
     addSum(into, from.sum);
     addMinMax(into, from.min, from.max);
   }
-}
-
-function sameBounds(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function explicitRepresentative(bounds: number[], i: number, min?: number | null, max?: number | null): number {

@@ -21,6 +21,7 @@ import { expStateFromPoint, expToClassic, mergeExpState, type ExpState } from '.
 import { targetInfoBody } from './labels.ts';
 import { LabelCache, type ContextLabels } from './label-cache.ts';
 import { metricName, type PromKind } from './naming.ts';
+import { sameBounds } from '../common/buckets.ts';
 
 export interface SeriesBase {
   /** Rendered label body (`a="1",b="2"`), also the series key. */
@@ -356,12 +357,6 @@ function scaleMetric(m: Metric, unit: string, factor: number): Metric {
 function reject(result: IngestResult, n: number, reason: string): void {
   result.rejected += n;
   result.reason ??= reason;
-}
-
-function sameBounds(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Per-bucket counts → cumulative counts per finite bound, capped at `count` so `+Inf` stays the largest. */

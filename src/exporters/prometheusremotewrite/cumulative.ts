@@ -15,6 +15,7 @@
 import type { ExpHistogramPoint, HistogramPoint, MetricsBatch, NumberPoint } from '../../model/metrics.ts';
 import { attributesKey } from '../../model/metrics.ts';
 import { expStateFromPoint, mergeExpState, type ExpState } from '../prometheus/exphistogram.ts';
+import { sameBounds } from '../common/buckets.ts';
 
 interface SumState {
   start: number;
@@ -152,10 +153,4 @@ export class DeltaToCumulative {
 
 function nextTime(prev: number, t: number): number {
   return t > prev ? t : prev + ONE_MS_NS;
-}
-
-function sameBounds(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
