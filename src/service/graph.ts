@@ -144,7 +144,6 @@ export function buildGraph(config: TributaryConfig, deps: GraphDeps, previous?: 
   // 3. Receivers (the front), each behind a fan-out to its pipelines.
   for (const id of usedReceivers) {
     const cc = config.receivers.get(id)!;
-    const entries = [...config.pipelines.values()].filter((p) => p.receivers.includes(id)).map((p) => graph.pipelines.get(p.id)!.entry);
     const prev = previous?.receivers.get(id);
     if (prev && sameComponent(prev, cc)) {
       // Kept: re-pointing happens in `activate`, once the new pipelines have started.
@@ -152,7 +151,7 @@ export function buildGraph(config: TributaryConfig, deps: GraphDeps, previous?: 
       continue;
     }
     const fanout = new ReceiverFanout(id, deps.telemetry);
-    fanout.setPipelines(entries);
+    fanout.setPipelines(receiverTargets(config, graph, id));
     const instance = cc.factory.create(settingsFor(deps, 'receiver', cc.id), cc.config, fanout);
     graph.receivers.set(id, { id, raw: cc.raw, instance, fanout, started: false });
   }
@@ -203,17 +202,22 @@ export async function startGraph(graph: Graph, host: Host, opts: { skipReceivers
   }
 }
 
-export async function shutdownReceivers(nodes: Iterable<ReceiverNode>, logger: Logger): Promise<void> {
+/** Shut receivers or exporters down side by side; a failure is logged and the others still stop. */
+async function shutdownNodes(kind: 'receiver' | 'exporter', nodes: Iterable<ReceiverNode | ExporterNode>, logger: Logger): Promise<void> {
   await Promise.all(
     [...nodes].map(async (n) => {
       try {
         await n.instance.shutdown();
       } catch (err) {
-        logger.warn({ component: n.id, err: String(err) }, 'receiver shutdown failed');
+        logger.warn({ component: n.id, err: String(err) }, `${kind} shutdown failed`);
       }
       n.started = false;
     }),
   );
+}
+
+export function shutdownReceivers(nodes: Iterable<ReceiverNode>, logger: Logger): Promise<void> {
+  return shutdownNodes('receiver', nodes, logger);
 }
 
 /** Shut pipelines down front to back: wait for in-flight calls, then let each processor flush into the next. */
@@ -233,17 +237,8 @@ export async function shutdownPipelines(nodes: Iterable<PipelineNode>, logger: L
   );
 }
 
-export async function shutdownExporters(nodes: Iterable<ExporterNode>, logger: Logger): Promise<void> {
-  await Promise.all(
-    [...nodes].map(async (n) => {
-      try {
-        await n.instance.shutdown();
-      } catch (err) {
-        logger.warn({ component: n.id, err: String(err) }, 'exporter shutdown failed');
-      }
-      n.started = false;
-    }),
-  );
+export function shutdownExporters(nodes: Iterable<ExporterNode>, logger: Logger): Promise<void> {
+  return shutdownNodes('exporter', nodes, logger);
 }
 
 /** Stop a whole graph: receivers first, so data drains through processors into exporters. */
