@@ -1,6 +1,6 @@
 /**
  * The validated, typed configuration the service builds pipelines from.
- * Produced by `loadAndValidate` (src/config/load.ts); consumed by the graph
+ * Produced by `loadConfig` (src/config/load.ts); consumed by the graph
  * (src/service/graph.ts). Pure data: building it opens no socket or file.
  */
 import type { ComponentId, ExporterFactory, ProcessorFactory, ReceiverFactory } from '../component.ts';

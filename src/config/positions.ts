@@ -30,10 +30,6 @@ export interface Source {
   pos: PosNode;
 }
 
-export function leafNode(key: Pos, value: Pos = key): PosNode {
-  return { key, value };
-}
-
 export function child(node: PosNode, seg: string | number): PosNode | undefined {
   return node.children?.get(String(seg));
 }
