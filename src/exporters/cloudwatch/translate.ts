@@ -14,7 +14,7 @@
  */
 import type { Attributes, AttributeValue, ExpHistogramPoint, HistogramPoint, Metric, MetricsBatch } from '../../model/metrics.ts';
 import { explicitRanges, exponentialRanges, type BucketRange } from '../common/buckets.ts';
-import { FLAG_BASELINE, FLAG_DELTA_SUMMARY, FLAG_OUT_OF_ORDER } from '../common/delta.ts';
+import { BASELINE_MARK, FLAG_DELTA_SUMMARY, flagRefusal } from '../common/delta.ts';
 import { cloudWatchUnit } from './units.ts';
 import type { Rollup } from './config.ts';
 
@@ -96,7 +96,7 @@ export class CloudWatchTranslator {
           const ms = p.timeUnixNano / 1e6;
           const bad = refusal(ms, nowMs, p.flags);
           if (bad !== undefined) {
-            if (bad !== BASELINE) drop(out, bad);
+            if (bad !== BASELINE_MARK) drop(out, bad);
             continue;
           }
           const v = checkValue(p.value);
@@ -115,7 +115,7 @@ export class CloudWatchTranslator {
           const ms = p.timeUnixNano / 1e6;
           const bad = refusal(ms, nowMs, p.flags) ?? (Number.isFinite(p.count) && (p.sum === undefined || Number.isFinite(p.sum)) ? undefined : 'non_finite');
           if (bad !== undefined) {
-            if (bad !== BASELINE) drop(out, bad);
+            if (bad !== BASELINE_MARK) drop(out, bad);
             continue;
           }
           // An interval without observations has nothing to plot; it is delivered as "nothing happened".
@@ -151,7 +151,7 @@ export class CloudWatchTranslator {
           const ms = p.timeUnixNano / 1e6;
           const bad = refusal(ms, nowMs, p.flags) ?? (Number.isFinite(p.count) && Number.isFinite(p.sum) ? undefined : 'non_finite');
           if (bad !== undefined) {
-            if (bad !== BASELINE) drop(out, bad);
+            if (bad !== BASELINE_MARK) drop(out, bad);
             continue;
           }
           if (((p.flags ?? 0) & FLAG_DELTA_SUMMARY) === 0 || !(p.count > 0)) continue;
@@ -265,14 +265,9 @@ function finite(v: number | undefined): number | undefined {
   return v !== undefined && Number.isFinite(v) ? v : undefined;
 }
 
-const BASELINE = 'baseline';
-
 function refusal(ms: number, nowMs: number, flags: number | undefined): string | undefined {
-  if (flags) {
-    if ((flags & 1) === 1) return 'no_recorded_value';
-    if ((flags & FLAG_OUT_OF_ORDER) !== 0) return 'out_of_order';
-    if ((flags & FLAG_BASELINE) !== 0) return BASELINE;
-  }
+  const flagged = flagRefusal(flags);
+  if (flagged !== undefined) return flagged;
   if (ms < nowMs - MAX_AGE_MS) return 'too_old';
   if (ms > nowMs + MAX_AHEAD_MS) return 'too_far_ahead';
   return undefined;

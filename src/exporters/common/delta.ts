@@ -96,6 +96,18 @@ export const FLAG_OUT_OF_ORDER = 1 << 29;
 /** A summary whose count and sum were turned into deltas. */
 export const FLAG_DELTA_SUMMARY = 1 << 28;
 
+/** What `flagRefusal` says of a baseline: not an error, nothing to send. */
+export const BASELINE_MARK = 'baseline';
+
+/** Why a point's flags (OTLP's no-recorded-value bit, or those above) keep it from being sent; undefined when they do not. */
+export function flagRefusal(flags: number | undefined): string | undefined {
+  if (!flags) return undefined;
+  if ((flags & 1) === 1) return 'no_recorded_value';
+  if ((flags & FLAG_OUT_OF_ORDER) !== 0) return 'out_of_order';
+  if ((flags & FLAG_BASELINE) !== 0) return BASELINE_MARK;
+  return undefined;
+}
+
 
 /**
  * Turns a batch's cumulative monotonic sums, cumulative histograms and

@@ -18,7 +18,7 @@
  * ahead, NaN/±Inf, no recorded value) are dropped and returned by reason.
  */
 import type { Attributes, AttributeValue, ExpHistogramPoint, HistogramPoint, Metric, MetricsBatch } from '../../model/metrics.ts';
-import { FLAG_BASELINE, FLAG_DELTA_SUMMARY, FLAG_OUT_OF_ORDER } from '../common/delta.ts';
+import { BASELINE_MARK, FLAG_DELTA_SUMMARY, flagRefusal } from '../common/delta.ts';
 import { explicitRanges, exponentialRanges, quantileOf, type BucketRange } from '../common/buckets.ts';
 import { sketchBins } from './sketch.ts';
 import type { HistogramAggregate } from './config.ts';
@@ -137,7 +137,7 @@ export class DatadogTranslator {
           const ts = Math.floor(p.timeUnixNano / 1e9);
           const bad = refusal(ts, nowS, p.flags) ?? (Number.isFinite(p.value) ? undefined : 'non_finite');
           if (bad) {
-            if (bad === BASELINE) out.baselines++;
+            if (bad === BASELINE_MARK) out.baselines++;
             else drop(out, bad);
             continue;
           }
@@ -153,7 +153,7 @@ export class DatadogTranslator {
           const ts = Math.floor(p.timeUnixNano / 1e9);
           const bad = refusal(ts, nowS, p.flags) ?? histogramRefusal(p);
           if (bad) {
-            if (bad === BASELINE) out.baselines++;
+            if (bad === BASELINE_MARK) out.baselines++;
             else drop(out, bad);
             continue;
           }
@@ -166,7 +166,7 @@ export class DatadogTranslator {
         for (const p of m.points) {
           const ts = Math.floor(p.timeUnixNano / 1e9);
           let bad = refusal(ts, nowS, p.flags);
-          const baseline = bad === BASELINE;
+          const baseline = bad === BASELINE_MARK;
           if (baseline) bad = undefined;
           if (bad === undefined && !(Number.isFinite(p.sum) && Number.isFinite(p.count))) bad = 'non_finite';
           if (bad) {
@@ -252,15 +252,9 @@ export function percentileSuffix(q: number): string {
   return '.p' + String(Math.round(q * 100_000) / 1000).replace('.', '_');
 }
 
-/** Marker returned by `refusal` for a cumulative baseline: not an error, nothing to send. */
-const BASELINE = 'baseline';
-
 function refusal(ts: number, nowS: number, flags: number | undefined): string | undefined {
-  if (flags) {
-    if ((flags & 1) === 1) return 'no_recorded_value';
-    if ((flags & FLAG_OUT_OF_ORDER) !== 0) return 'out_of_order';
-    if ((flags & FLAG_BASELINE) !== 0) return BASELINE;
-  }
+  const flagged = flagRefusal(flags);
+  if (flagged !== undefined) return flagged;
   if (ts < nowS - MAX_AGE_S) return 'too_old';
   if (ts > nowS + MAX_AHEAD_S) return 'too_far_ahead';
   return undefined;
