@@ -61,11 +61,6 @@ export async function preload(kind: SectionKind, types: Iterable<string>): Promi
   wanted.forEach((t, i) => loaded[kind].set(t, factories[i]));
 }
 
-/** Import every factory (tests and tools that list all components). */
-export async function preloadAll(): Promise<void> {
-  await Promise.all((Object.keys(loaders) as SectionKind[]).map((k) => preload(k, Object.keys(loaders[k]))));
-}
-
 /** A factory already loaded by `preload`; undefined for unknown (or not yet loaded) types. */
 export function findFactory(kind: SectionKind, type: string): Factory | undefined {
   return loaded[kind].get(canonical(kind, type));
