@@ -14,6 +14,7 @@
  */
 import type { Attributes, AttributeValue, ExpHistogramPoint, HistogramPoint, Metric, MetricsBatch } from '../../model/metrics.ts';
 import { explicitRanges, exponentialRanges, type BucketRange } from '../common/buckets.ts';
+import { attributeText } from '../common/attributes.ts';
 import { BASELINE_MARK, FLAG_DELTA_SUMMARY, flagRefusal } from '../common/delta.ts';
 import { cloudWatchUnit } from './units.ts';
 import type { Rollup } from './config.ts';
@@ -211,7 +212,7 @@ export class CloudWatchTranslator {
 /** CloudWatch refuses empty names/values and caps them at 255/1024 characters. */
 function addDimension(dims: CwDimension[], key: string, v: AttributeValue | undefined): void {
   if (v === undefined || v === null || key === '') return;
-  let value = typeof v === 'string' ? v : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  let value = attributeText(v);
   if (value === '') return;
   if (value.length > 1024) value = value.slice(0, 1024);
   dims.push({ Name: key.length > 255 ? key.slice(0, 255) : key, Value: value });

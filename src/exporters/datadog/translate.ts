@@ -17,7 +17,8 @@
  * Points Datadog would refuse (older than an hour, more than ten minutes
  * ahead, NaN/±Inf, no recorded value) are dropped and returned by reason.
  */
-import type { Attributes, AttributeValue, ExpHistogramPoint, HistogramPoint, Metric, MetricsBatch } from '../../model/metrics.ts';
+import type { Attributes, ExpHistogramPoint, HistogramPoint, Metric, MetricsBatch } from '../../model/metrics.ts';
+import { attributeText } from '../common/attributes.ts';
 import { BASELINE_MARK, FLAG_DELTA_SUMMARY, flagRefusal } from '../common/delta.ts';
 import { explicitRanges, exponentialRanges, quantileOf, type BucketRange } from '../common/buckets.ts';
 import { sketchBins } from './sketch.ts';
@@ -288,30 +289,22 @@ function hostOf(attrs: Attributes): string | undefined {
   return undefined;
 }
 
-export function tagValue(v: AttributeValue): string {
-  if (typeof v === 'string') return v;
-  if (v === null) return '';
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
 function resourceTags(attrs: Attributes, all: boolean): string[] {
   const tags: string[] = [];
   for (const k in attrs) {
     if (HOST_ATTRIBUTES.includes(k)) continue;
     const mapped = RESOURCE_TAG_NAMES[k];
     if (mapped !== undefined) {
-      const tag = mapped + ':' + tagValue(attrs[k]);
+      const tag = mapped + ':' + attributeText(attrs[k]);
       if (!tags.includes(tag)) tags.push(tag);
     }
-    if (all && mapped === undefined) tags.push(k + ':' + tagValue(attrs[k]));
+    if (all && mapped === undefined) tags.push(k + ':' + attributeText(attrs[k]));
   }
   return tags;
 }
 
 function withPointTags(resTags: string[], attrs: Attributes): string[] {
   const tags = resTags.slice();
-  for (const k in attrs) tags.push(k + ':' + tagValue(attrs[k]));
+  for (const k in attrs) tags.push(k + ':' + attributeText(attrs[k]));
   return tags;
 }
