@@ -6,6 +6,7 @@ import { TomlDate, TomlError, parse } from 'smol-toml';
 import type { ConfigIssue } from './model.ts';
 import type { Source } from './positions.ts';
 import { locateToml } from './toml-locate.ts';
+import { setOwn } from './sources.ts';
 
 export function parseTomlSource(file: string, text: string): { source?: Source; issues: ConfigIssue[] } {
   let parsed: unknown;
@@ -28,7 +29,8 @@ function plain(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = plain(x);
+    // setOwn: a key spelled `__proto__` stays a key (and is reported as unknown), as it does in YAML.
+    for (const [k, x] of Object.entries(v)) setOwn(out, k, plain(x));
     return out;
   }
   return v;
