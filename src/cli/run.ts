@@ -55,17 +55,16 @@ export async function runDaemon({ files, sets, io }: RunOptions): Promise<number
   }
   logger.info({ admin: admin.address, startup_ms: Math.round(performance.now() - startedAt), files }, 'tributary ready');
 
-  const reloads = telemetry.configReloads;
   // Both series exist from the start at 0: an alert on increase(...{result="failure"}) cannot see the
   // first failure if the series only appears with it (Prometheus has no earlier sample to compare).
-  reloads.bind({ result: 'success' });
-  reloads.bind({ result: 'failure' });
+  const reloadSucceeded = telemetry.configReloads.bind({ result: 'success' });
+  const reloadFailed = telemetry.configReloads.bind({ result: 'failure' });
   const reload = async (trigger: string) => {
     if (service.state !== 'running') return;
     const next = await loadConfig({ files, sets, env: process.env });
     const errors = next.issues.filter((i) => i.severity === 'error');
     if (!next.config || errors.length > 0) {
-      reloads.add({ result: 'failure' });
+      reloadFailed.add();
       for (const e of errors) logger.error({ trigger }, `config reload rejected: ${formatIssue(e)}`);
       return;
     }
@@ -73,10 +72,10 @@ export async function runDaemon({ files, sets, io }: RunOptions): Promise<number
     try {
       await service.reload(next.config);
       config = next.config;
-      reloads.add({ result: 'success' });
+      reloadSucceeded.add();
       logger.info({ trigger, reload_ms: Math.round(performance.now() - t0) }, 'config reload applied');
     } catch (err) {
-      reloads.add({ result: 'failure' });
+      reloadFailed.add();
       logger.error({ trigger, err: err instanceof Error ? err.message : String(err) }, 'config reload failed; previous pipelines keep running');
     }
   };
