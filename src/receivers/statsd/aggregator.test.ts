@@ -11,7 +11,7 @@ function setup(raw: Record<string, unknown> = {}) {
   const agg = new StatsdAggregator(
     statsdConfigSchema.parse(raw),
     {
-      badLine: (reason, text, start, end) => bad.push([reason, text.slice(start, end)]),
+      badLine: (reason, line) => bad.push([reason, line.toString('latin1')]),
       ignored: (kind) => ignored.push(kind),
       seriesLimited: (n) => (limited += n),
     },

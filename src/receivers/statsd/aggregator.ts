@@ -47,7 +47,8 @@ export const SCOPE_NAME = 'tributary/statsd';
 
 /** What the aggregator reports to its owner (counted and logged there). */
 export interface AggregatorSink {
-  badLine(reason: string, text: string, start: number, end: number): void;
+  /** `line`: the offending bytes, a view into the datagram valid only during the call (decode it there if needed). */
+  badLine(reason: string, line: Buffer): void;
   /** Events, service checks, and samples of types mapped to `disabled`. */
   ignored(kind: 'event' | 'service_check' | 'disabled'): void;
   /** Samples of new series refused over `max_series`. */
@@ -399,7 +400,7 @@ export class StatsdAggregator {
   }
 
   private bad(reason: string, buf: Buffer, start: number, end: number): void {
-    this.sink.badLine(reason, buf.toString('latin1', start, end), 0, end - start);
+    this.sink.badLine(reason, buf.subarray(start, end));
   }
 
   private apply(series: Series, d: Descriptor, v: number, firstChar: number): void {

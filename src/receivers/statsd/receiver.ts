@@ -61,8 +61,7 @@ export class StatsdReceiver implements Receiver {
   async start(host: Host): Promise<void> {
     this.host = host;
     const sink: AggregatorSink = {
-      badLine: (reason, text, start, end) =>
-        this.badLine(reason, Buffer.from(text.slice(start, Math.min(end, start + BAD_LINE_LOG_CHARS)), 'latin1').toString('utf8')),
+      badLine: (reason, line) => this.badLine(reason, line),
       ignored: (kind) => this.ignored(kind),
       seriesLimited: (n) => this.obs.refusedPoints('series_limit', n),
     };
@@ -87,13 +86,13 @@ export class StatsdReceiver implements Receiver {
           this.linesTotal.add(aggregator.ingest(buf));
         } catch (err) {
           // The parser never throws on input; this guards against a bug taking the listener down.
-          this.badLine('internal_error', buf.toString('latin1', 0, BAD_LINE_LOG_CHARS));
+          this.badLine('internal_error', buf);
           this.settings.logger.error({ err }, 'statsd: datagram handling failed');
         }
       },
       onTooLong: (head) => {
         this.linesTotal.add(1);
-        this.badLine('too_long', head.toString('utf8', 0, BAD_LINE_LOG_CHARS));
+        this.badLine('too_long', head);
       },
       onError: (err) => host.reportError(this.settings.id.id, err),
     };
@@ -200,7 +199,8 @@ export class StatsdReceiver implements Receiver {
     h.add(1);
   }
 
-  private badLine(reason: string, text: string): void {
+  /** Counted every time; `line` is decoded (its first BAD_LINE_LOG_CHARS bytes) only when it is logged. */
+  private badLine(reason: string, line: Buffer): void {
     let h = this.badHandles.get(reason);
     if (!h) {
       h = this.settings.telemetry.statsdBadLines.bind({ receiver: this.settings.id.id, reason });
@@ -216,6 +216,6 @@ export class StatsdReceiver implements Receiver {
     }
     const suppressed = state?.suppressed ?? 0;
     this.badLog.set(reason, { lastAt: now, suppressed: 0 });
-    this.settings.logger.warn({ reason, line: text, suppressedSinceLastLog: suppressed }, 'statsd: bad line dropped');
+    this.settings.logger.warn({ reason, line: line.toString('utf8', 0, BAD_LINE_LOG_CHARS), suppressedSinceLastLog: suppressed }, 'statsd: bad line dropped');
   }
 }
