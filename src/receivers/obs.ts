@@ -8,31 +8,35 @@
 import type { CreateSettings } from '../component.ts';
 import type { CounterHandle } from '../telemetry/self-metrics.ts';
 
+/** A handle per value of one label, bound on first use (binding resolves labels; `add` on the handle is the cheap part). */
+export function handlePerValue(bind: (value: string) => CounterHandle): (value: string) => CounterHandle {
+  const handles = new Map<string, CounterHandle>();
+  return (value) => {
+    let h = handles.get(value);
+    if (!h) {
+      h = bind(value);
+      handles.set(value, h);
+    }
+    return h;
+  };
+}
+
 export class ReceiverObs {
-  private readonly settings: CreateSettings;
-  private readonly requestHandles = new Map<string, CounterHandle>();
-  private readonly pointHandles = new Map<string, CounterHandle>();
+  private readonly requests: (reason: string) => CounterHandle;
+  private readonly points: (reason: string) => CounterHandle;
 
   constructor(settings: CreateSettings) {
-    this.settings = settings;
+    const receiver = settings.id.id;
+    this.requests = handlePerValue((reason) => settings.telemetry.receiverRefusedRequests.bind({ receiver, reason }));
+    this.points = handlePerValue((reason) => settings.telemetry.receiverRefused.bind({ receiver, reason }));
   }
 
   refusedRequest(reason: string): void {
-    let h = this.requestHandles.get(reason);
-    if (!h) {
-      h = this.settings.telemetry.receiverRefusedRequests.bind({ receiver: this.settings.id.id, reason });
-      this.requestHandles.set(reason, h);
-    }
-    h.add(1);
+    this.requests(reason).add(1);
   }
 
   refusedPoints(reason: string, points: number): void {
     if (points <= 0) return;
-    let h = this.pointHandles.get(reason);
-    if (!h) {
-      h = this.settings.telemetry.receiverRefused.bind({ receiver: this.settings.id.id, reason });
-      this.pointHandles.set(reason, h);
-    }
-    h.add(points);
+    this.points(reason).add(points);
   }
 }

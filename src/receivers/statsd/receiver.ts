@@ -12,7 +12,7 @@ import { reasonOf } from '../../errors.ts';
 import type { CounterHandle } from '../../telemetry/self-metrics.ts';
 import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
 import { memoryPressure } from '../../processors/memory_limiter/monitor.ts';
-import { ReceiverObs } from '../obs.ts';
+import { handlePerValue, ReceiverObs } from '../obs.ts';
 import { countLines, StatsdAggregator, type AggregatorSink } from './aggregator.ts';
 import { socketMode, transportOf, type StatsdConfig } from './config.ts';
 import { listenerKind, listenTcp, listenUdp, listenUnixgram, type ListenHandlers, type Listener, type ListenOptions } from './transport.ts';
@@ -28,8 +28,8 @@ export class StatsdReceiver implements Receiver {
   private readonly next: MetricsConsumer;
   private readonly obs: ReceiverObs;
   private readonly linesTotal: CounterHandle;
-  private readonly ignoredHandles = new Map<string, CounterHandle>();
-  private readonly badHandles = new Map<string, CounterHandle>();
+  private readonly ignoredLines: (kind: string) => CounterHandle;
+  private readonly badLines: (reason: string) => CounterHandle;
   private readonly badLog = new Map<string, { lastAt: number; suppressed: number }>();
   private aggregator: StatsdAggregator | null = null;
   private listener: Listener | null = null;
@@ -50,6 +50,13 @@ export class StatsdReceiver implements Receiver {
     this.linesTotal = settings.telemetry.registry
       .counter('tributary_statsd_lines_total', 'StatsD lines received (metrics, events, service checks and bad lines).')
       .bind({ receiver });
+    // Registered on first use, so the family shows in the exposition only once a line was ignored.
+    this.ignoredLines = handlePerValue((kind) =>
+      settings.telemetry.registry
+        .counter('tributary_statsd_ignored_lines_total', 'StatsD lines accepted but not turned into metrics: events, service checks, types mapped to disabled.')
+        .bind({ receiver, kind }),
+    );
+    this.badLines = handlePerValue((reason) => settings.telemetry.statsdBadLines.bind({ receiver, reason }));
     this.handoverKey = handoverKey({ transport: transportOf(config), address: config.endpoint });
   }
 
@@ -62,7 +69,7 @@ export class StatsdReceiver implements Receiver {
     this.host = host;
     const sink: AggregatorSink = {
       badLine: (reason, line) => this.badLine(reason, line),
-      ignored: (kind) => this.ignored(kind),
+      ignored: (kind) => this.ignoredLines(kind).add(1),
       seriesLimited: (n) => this.obs.refusedPoints('series_limit', n),
     };
     const aggregator = new StatsdAggregator(this.config, sink);
@@ -188,25 +195,10 @@ export class StatsdReceiver implements Receiver {
     return parked;
   }
 
-  private ignored(kind: string): void {
-    let h = this.ignoredHandles.get(kind);
-    if (!h) {
-      h = this.settings.telemetry.registry
-        .counter('tributary_statsd_ignored_lines_total', 'StatsD lines accepted but not turned into metrics: events, service checks, types mapped to disabled.')
-        .bind({ receiver: this.settings.id.id, kind });
-      this.ignoredHandles.set(kind, h);
-    }
-    h.add(1);
-  }
 
   /** Counted every time; `line` is decoded (its first BAD_LINE_LOG_CHARS bytes) only when it is logged. */
   private badLine(reason: string, line: Buffer): void {
-    let h = this.badHandles.get(reason);
-    if (!h) {
-      h = this.settings.telemetry.statsdBadLines.bind({ receiver: this.settings.id.id, reason });
-      this.badHandles.set(reason, h);
-    }
-    h.add(1);
+    this.badLines(reason).add(1);
     // The first of each reason is logged at once, then at most one line per interval with a count.
     const now = Date.now();
     const state = this.badLog.get(reason);
