@@ -10,7 +10,7 @@
  * The service's Export handler and that refusal counter go through a route
  * object, so on a live reload that keeps the endpoint (and the server options)
  * the grpc Server survives and only the route moves to the new receiver
- * (`../handover.ts`).
+ * (`../../service/handover.ts`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFile } from 'node:fs/promises';
@@ -22,7 +22,7 @@ import { decodeExportRequest, newDecodeIssues } from '../../otlp/decode.ts';
 import { encodeExportResponse, type ExportResult } from '../../otlp/encode.ts';
 import { METRICS_EXPORT_PATH } from '../../otlp/schema.ts';
 import { encodeStatus } from '../../otlp/status.ts';
-import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
+import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../../service/handover.ts';
 import type { ReceiverObs } from '../obs.ts';
 import { bearerChecker, type BearerCheck } from './auth.ts';
 import type { GrpcSettings } from './config.ts';

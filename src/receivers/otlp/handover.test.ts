@@ -21,7 +21,7 @@ import { METRICS_EXPORT_PATH } from '../../otlp/schema.ts';
 import { typicalBatch } from '../../otlp/testdata.ts';
 import { PipelineTelemetry } from '../../telemetry/self-metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
-import { closeUnadopted, listenKey, ParkedListener, wantParked } from '../handover.ts';
+import { closeUnadopted, listenKey, ParkedListener, wantParked } from '../../service/handover.ts';
 import { otlpConfigSchema } from './config.ts';
 import { otlpReceiverFactory } from './factory.ts';
 import type { OtlpReceiver } from './receiver.ts';

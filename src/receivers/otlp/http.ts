@@ -7,7 +7,7 @@
  *
  * On a live reload that keeps the endpoint, the server (and its keep-alive
  * connections) moves to the new receiver: only the 'request' handler changes
- * (`../handover.ts`), so no connection is refused and no request lost.
+ * (`../../service/handover.ts`), so no connection is refused and no request lost.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -21,7 +21,7 @@ import { TributaryError } from '../../errors.ts';
 import { decodeExportRequest, decodeExportRequestJson, newDecodeIssues } from '../../otlp/decode.ts';
 import { encodeExportResponse, encodeExportResponseJson } from '../../otlp/encode.ts';
 import { encodeStatus, encodeStatusJson, GrpcCode } from '../../otlp/status.ts';
-import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
+import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../../service/handover.ts';
 import type { ReceiverObs } from '../obs.ts';
 import { bearerChecker, type BearerCheck } from './auth.ts';
 import { parseContentEncoding, readBody, tooLarge } from './body.ts';

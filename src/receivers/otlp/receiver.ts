@@ -1,7 +1,7 @@
 /**
  * The `otlp` receiver: one gRPC and/or one HTTP server feeding the same
  * pipeline consumer. Across a live reload each server can be handed to the
- * replacing receiver (see `../handover.ts`).
+ * replacing receiver (see `../../service/handover.ts`).
  */
 import type { CreateSettings, Host, Receiver } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';

@@ -15,7 +15,7 @@ import { CollectingConsumer } from '../../consumer.ts';
 import type { Host } from '../../component.ts';
 import type { Metric, MetricsBatch, NumberPoint } from '../../model/metrics.ts';
 import { testHost, testSettings } from '../../testing/settings.ts';
-import { closeUnadopted, listenKey, ParkedListener, wantParked } from '../handover.ts';
+import { closeUnadopted, listenKey, ParkedListener, wantParked } from '../../service/handover.ts';
 import { statsdConfigSchema } from './config.ts';
 import { statsdReceiverFactory } from './factory.ts';
 import type { StatsdReceiver } from './receiver.ts';

@@ -4,13 +4,13 @@
  * series over the cap and refused flushes are all counted, never thrown.
  *
  * On a live reload that keeps the endpoint, the socket is handed to the new
- * receiver instead of being closed (`../handover.ts`): not one datagram lost.
+ * receiver instead of being closed (`../../service/handover.ts`): not one datagram lost.
  */
 import type { CreateSettings, Host, Receiver } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';
 import { reasonOf } from '../../errors.ts';
 import type { CounterHandle } from '../../telemetry/self-metrics.ts';
-import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../handover.ts';
+import { handoverKey, park, parkWanted, ParkedListener, takeParked } from '../../service/handover.ts';
 import { memoryPressure } from '../../processors/memory_limiter/monitor.ts';
 import { handlePerValue, ReceiverObs } from '../obs.ts';
 import { countLines, StatsdAggregator, type AggregatorSink } from './aggregator.ts';

@@ -5,7 +5,7 @@
  *
  * A listener calls whatever `handlers` currently holds, so a live reload can
  * move the socket (and a TCP listener's open connections) to a new receiver
- * without closing it: see `../handover.ts`.
+ * without closing it: see `../../service/handover.ts`.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
