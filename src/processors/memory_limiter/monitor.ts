@@ -29,16 +29,10 @@ export interface MonitorDeps {
 }
 
 let refusingMonitors = 0;
-let retryAfter = 1000;
 
 /** True while any running memory_limiter is above its soft limit. One integer read: call it per datagram if you like. */
 export function memoryPressure(): boolean {
   return refusingMonitors > 0;
-}
-
-/** Milliseconds a sender should wait before retrying while `memoryPressure()` is set. */
-export function memoryPressureRetryAfterMs(): number {
-  return retryAfter;
 }
 
 const MiB = 1024 * 1024;
@@ -122,7 +116,6 @@ export class MemoryMonitor {
     this.refusingNow = refusing;
     refusingMonitors += refusing ? 1 : -1;
     if (refusing) {
-      retryAfter = this.retryAfterMs;
       this.logger.warn({ usage_mib: mib(used), soft_limit_mib: mib(this.limits.softBytes), hard_limit_mib: mib(this.limits.hardBytes) }, 'memory usage above the soft limit: refusing data');
     } else {
       this.logger.info({ usage_mib: mib(used), soft_limit_mib: mib(this.limits.softBytes) }, 'memory usage below the soft limit again: accepting data');
