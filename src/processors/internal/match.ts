@@ -14,9 +14,6 @@ import type { AttributeValue, Attributes } from '../../model/metrics.ts';
 
 export type MatchType = 'strict' | 'regexp' | 'glob';
 
-export const matchTypeSchema = (types: readonly MatchType[] = ['strict', 'regexp']) =>
-  z.enum(types as [MatchType, ...MatchType[]]);
-
 /** `{ key, value }`: value omitted means "the key is present". */
 export const attributeMatchSchema = () =>
   z
