@@ -7,7 +7,7 @@
 import type { CreateSettings, Host, Processor } from '../component.ts';
 import type { MetricsConsumer } from '../consumer.ts';
 import type { MetricsBatch } from '../model/metrics.ts';
-import type { CounterHandle } from '../telemetry/self-metrics.ts';
+import { handlePerValue } from '../telemetry/self-metrics.ts';
 
 export type DropFn = (reason: string, points: number) => void;
 
@@ -39,14 +39,8 @@ export function createProcessor(settings: CreateSettings, next: MetricsConsumer,
 
 /** Drop accounting by reason (handles bound once per reason); `createProcessor` uses it, and so do processors that do not fit it (batching, stateful ones). */
 export function dropCounter(settings: CreateSettings): DropFn {
-  const handles = new Map<string, CounterHandle>();
+  const handle = handlePerValue((reason) => settings.telemetry.processorDropped.bind({ processor: settings.id.id, pipeline: settings.pipeline, reason }));
   return (reason, points) => {
-    if (points <= 0) return;
-    let h = handles.get(reason);
-    if (!h) {
-      h = settings.telemetry.processorDropped.bind({ processor: settings.id.id, pipeline: settings.pipeline, reason });
-      handles.set(reason, h);
-    }
-    h.add(points);
+    if (points > 0) handle(reason).add(points);
   };
 }

@@ -6,20 +6,8 @@
  * (`refusedPoints`, e.g. invalid data points rejected with partial success).
  */
 import type { CreateSettings } from '../component.ts';
-import type { CounterHandle } from '../telemetry/self-metrics.ts';
+import { handlePerValue, type CounterHandle } from '../telemetry/self-metrics.ts';
 
-/** A handle per value of one label, bound on first use (binding resolves labels; `add` on the handle is the cheap part). */
-export function handlePerValue(bind: (value: string) => CounterHandle): (value: string) => CounterHandle {
-  const handles = new Map<string, CounterHandle>();
-  return (value) => {
-    let h = handles.get(value);
-    if (!h) {
-      h = bind(value);
-      handles.set(value, h);
-    }
-    return h;
-  };
-}
 
 export class ReceiverObs {
   private readonly requests: (reason: string) => CounterHandle;

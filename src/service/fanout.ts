@@ -14,7 +14,7 @@
 import type { ConsumeContext, MetricsConsumer } from '../consumer.ts';
 import { cloneBatch, countPoints, type MetricsBatch } from '../model/metrics.ts';
 import { isRefused, reasonOf } from '../errors.ts';
-import type { CounterHandle, PipelineTelemetry } from '../telemetry/self-metrics.ts';
+import { handlePerValue, type CounterHandle, type PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 /** A pipeline's entry point as a receiver sees it, with in-flight tracking so a reload can wait for it to go quiet. */
@@ -56,7 +56,7 @@ export class PipelineEntry implements MetricsConsumer {
 interface Target {
   entry: PipelineEntry;
   accepted: CounterHandle;
-  refused: Map<string, CounterHandle>;
+  refused: (reason: string) => CounterHandle;
 }
 
 export class ReceiverFanout implements MetricsConsumer {
@@ -74,7 +74,7 @@ export class ReceiverFanout implements MetricsConsumer {
     this.targets = entries.map((entry) => ({
       entry,
       accepted: this.telemetry.receiverAccepted.bind({ receiver: this.receiverId, pipeline: entry.pipelineId }),
-      refused: new Map(),
+      refused: handlePerValue((reason) => this.telemetry.receiverRefused.bind({ receiver: this.receiverId, pipeline: entry.pipelineId, reason })),
     }));
   }
 
@@ -103,13 +103,7 @@ export class ReceiverFanout implements MetricsConsumer {
       await t.entry.consume(batch);
       t.accepted.add(points);
     } catch (err) {
-      const reason = reasonOf(err);
-      let h = t.refused.get(reason);
-      if (!h) {
-        h = this.telemetry.receiverRefused.bind({ receiver: this.receiverId, pipeline: t.entry.pipelineId, reason });
-        t.refused.set(reason, h);
-      }
-      h.add(points);
+      t.refused(reasonOf(err)).add(points);
       throw err;
     }
   }

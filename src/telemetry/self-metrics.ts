@@ -148,6 +148,19 @@ export class Gauge extends Family {
   }
 }
 
+/** A handle per value of one label, bound on first use (binding resolves labels; `add` on the handle is the cheap part). */
+export function handlePerValue(bind: (value: string) => CounterHandle): (value: string) => CounterHandle {
+  const handles = new Map<string, CounterHandle>();
+  return (value) => {
+    let h = handles.get(value);
+    if (!h) {
+      h = bind(value);
+      handles.set(value, h);
+    }
+    return h;
+  };
+}
+
 export class SelfMetrics {
   private readonly families = new Map<string, Family>();
 
