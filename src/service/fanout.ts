@@ -14,6 +14,7 @@
 import type { ConsumeContext, MetricsConsumer } from '../consumer.ts';
 import { cloneBatch, countPoints, type MetricsBatch } from '../model/metrics.ts';
 import { isRefused, reasonOf } from '../errors.ts';
+import { InFlight } from './in-flight.ts';
 import { handlePerValue, type CounterHandle, type PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
@@ -21,8 +22,7 @@ import type { Logger } from '../telemetry/logger.ts';
 export class PipelineEntry implements MetricsConsumer {
   readonly pipelineId: string;
   readonly head: MetricsConsumer;
-  private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly inFlight = new InFlight();
 
   constructor(pipelineId: string, head: MetricsConsumer) {
     this.pipelineId = pipelineId;
@@ -34,22 +34,17 @@ export class PipelineEntry implements MetricsConsumer {
   }
 
   async consume(batch: MetricsBatch): Promise<void> {
-    this.inFlight++;
+    this.inFlight.begin();
     try {
       await this.head.consume(batch);
     } finally {
-      if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
+      this.inFlight.end();
     }
   }
 
   /** Resolves once no call is in flight. */
   idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.inFlight.idle();
   }
 }
 

@@ -28,7 +28,7 @@ import { bearerChecker, type BearerCheck } from './auth.ts';
 import type { GrpcSettings } from './config.ts';
 import { exportBatch } from './export.ts';
 import { refusalInterceptor } from './grpc-refusals.ts';
-import { InFlight } from './in-flight.ts';
+import { InFlight } from '../../service/in-flight.ts';
 
 const SHUTDOWN_GRACE_MS = 5_000;
 

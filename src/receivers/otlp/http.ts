@@ -27,7 +27,7 @@ import { bearerChecker, type BearerCheck } from './auth.ts';
 import { parseContentEncoding, readBody, tooLarge } from './body.ts';
 import type { HttpSettings } from './config.ts';
 import { exportBatch } from './export.ts';
-import { InFlight } from './in-flight.ts';
+import { InFlight } from '../../service/in-flight.ts';
 
 /** Slow clients (slowloris) are cut off: headers within 10 s, the whole request within 30 s. */
 const HEADERS_TIMEOUT_MS = 10_000;

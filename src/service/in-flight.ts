@@ -1,4 +1,4 @@
-/** Requests a server is handling, so a shutdown that parks the server for a successor can wait for them to finish. */
+/** Calls or requests under way, so a shutdown, a reload or a socket handover can wait for them to finish. */
 export class InFlight {
   private count = 0;
   private waiters: Array<() => void> = [];
