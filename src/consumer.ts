@@ -29,11 +29,6 @@ export interface MetricsConsumer {
   readonly mutatesData?: boolean;
 }
 
-/** A consumer that accepts and discards; handy as the tail of tests. */
-export const discardConsumer: MetricsConsumer = {
-  async consume() {},
-};
-
 /** Collects what it receives: for tests and for the debug tooling. */
 export class CollectingConsumer implements MetricsConsumer {
   readonly batches: MetricsBatch[] = [];

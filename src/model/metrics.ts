@@ -158,12 +158,6 @@ export function countPoints(batch: MetricsBatch): number {
   return n;
 }
 
-export function countPointsInMetrics(metrics: Metric[]): number {
-  let n = 0;
-  for (const m of metrics) n += m.points.length;
-  return n;
-}
-
 /**
  * Deep copy, specialised to the model (several times faster than
  * `structuredClone`). Used by fan-out when more than one consumer may mutate.

@@ -10,7 +10,7 @@ import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Host } from '../../component.ts';
-import type { MetricsBatch } from '../../model/metrics.ts';
+import { nowUnixNano, type MetricsBatch } from '../../model/metrics.ts';
 import type { SendOutcome, Sender } from '../helper/exporter.ts';
 import { TributaryError } from '../../errors.ts';
 import type { PostgresConfig } from './config.ts';
@@ -31,7 +31,7 @@ export class PostgresSender implements Sender {
   readonly stats: PostgresSenderStats = { written: 0, duplicates: 0 };
   private readonly config: PostgresConfig;
   private readonly logger: Logger;
-  private readonly deltas = new DeltaTracker(Date.now() * 1e6);
+  private readonly deltas = new DeltaTracker(nowUnixNano());
   /** Encoded once per batch object, so every retry writes the same rows under the same id. */
   private readonly encoded = new WeakMap<MetricsBatch, EncodedBatch>();
   private readonly seriesCache = new Map<string, SeriesIdentity>();

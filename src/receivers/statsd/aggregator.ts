@@ -19,7 +19,7 @@
  * offsets equal byte offsets and decoding is a plain copy; names and tags are
  * re-decoded as UTF-8 only if they hold non-ASCII bytes.
  */
-import { attributesKey, type Attributes, type Metric, type MetricsBatch } from '../../model/metrics.ts';
+import { attributesKey, nowUnixNano, type Attributes, type Metric, type MetricsBatch } from '../../model/metrics.ts';
 import { DEFAULT_MAX_SIZE } from '../../model/exphisto.ts';
 import { DEFAULT_PERCENTILES, type StatsdConfig, type TimerMapping } from './config.ts';
 import { HASH_SEED, RawKeyTable, scan, scannedHash } from './keytable.ts';
@@ -236,7 +236,7 @@ export class StatsdAggregator {
   /** Reused for packed values, so a line is validated before any of it is applied. */
   private readonly scratch: number[] = [];
 
-  constructor(config: StatsdConfig, sink: AggregatorSink, nowNs = Date.now() * 1e6) {
+  constructor(config: StatsdConfig, sink: AggregatorSink, nowNs = nowUnixNano()) {
     this.sink = sink;
     this.prefix = config.prefix;
     this.sanitize = config.sanitize_names;
@@ -506,7 +506,7 @@ export class StatsdAggregator {
   }
 
   /** Hand over this interval's aggregates as one batch and start a new interval. */
-  flush(nowNs = Date.now() * 1e6): FlushResult {
+  flush(nowNs = nowUnixNano()): FlushResult {
     const startNs = this.intervalStartNs;
     const series = this.series;
     this.series = new Map();
