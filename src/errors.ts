@@ -125,3 +125,8 @@ export function parseRetryAfter(value: string | string[] | null | undefined, now
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/** The message of anything thrown, for logs and status bodies (no `Error: ` prefix, no stack). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

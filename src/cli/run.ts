@@ -13,6 +13,7 @@ import { ConfigWatcher } from '../service/config-watcher.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import { printIssues } from './main.ts';
+import { errorMessage } from '../errors.ts';
 
 interface RunOptions {
   files: string[];
@@ -46,7 +47,7 @@ export async function runDaemon({ files, sets, io }: RunOptions): Promise<number
     await admin.start();
     await service.start(config);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     logger.fatal({ err: message }, 'start failed');
     io.err(`tributary: ${message}\n`);
     await service.shutdown(1000);
@@ -76,7 +77,7 @@ export async function runDaemon({ files, sets, io }: RunOptions): Promise<number
       logger.info({ trigger, reload_ms: Math.round(performance.now() - t0) }, 'config reload applied');
     } catch (err) {
       reloadFailed.add();
-      logger.error({ trigger, err: err instanceof Error ? err.message : String(err) }, 'config reload failed; previous pipelines keep running');
+      logger.error({ trigger, err: errorMessage(err) }, 'config reload failed; previous pipelines keep running');
     }
   };
 

@@ -1,5 +1,5 @@
 /** Shared by the protobuf and JSON request decoders. */
-import { TributaryError } from '../errors.ts';
+import { TributaryError, errorMessage } from '../errors.ts';
 import type { AttributeValue, Attributes } from '../model/metrics.ts';
 
 /** Points dropped while decoding, for partial success and the `invalid` refusal counter. */
@@ -29,7 +29,7 @@ export function malformed(err: unknown): TributaryError {
   // Whatever hostile input made the decoder throw (a wire or JSON shape error, a RangeError from a stack
   // overflow or an out-of-range read) is a bad request, never a crash. The message alone: clients read it
   // in the Status body, where String(err)'s `Error: ` prefix is noise.
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = errorMessage(err);
   return new TributaryError('TRIB_BAD_REQUEST', `malformed OTLP request: ${detail}`, { reason: 'malformed', cause: err });
 }
 

@@ -10,6 +10,7 @@ import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from '../telemetry/logger.ts';
+import { errorMessage } from '../errors.ts';
 
 export class ConfigWatcher {
   private readonly files: string[];
@@ -48,7 +49,7 @@ export class ConfigWatcher {
         w.on('error', (err) => this.logger.warn({ dir, err: err.message }, 'config watch error'));
         this.watchers.push(w);
       } catch (err) {
-        this.logger.warn({ dir, err: err instanceof Error ? err.message : String(err) }, 'cannot watch config directory; reload with SIGHUP');
+        this.logger.warn({ dir, err: errorMessage(err) }, 'cannot watch config directory; reload with SIGHUP');
       }
     }
   }

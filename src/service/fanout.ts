@@ -13,7 +13,7 @@
  */
 import type { ConsumeContext, MetricsConsumer } from '../consumer.ts';
 import { cloneBatch, countPoints, type MetricsBatch } from '../model/metrics.ts';
-import { isRefused, reasonOf } from '../errors.ts';
+import { isRefused, reasonOf, errorMessage } from '../errors.ts';
 import { InFlight } from './in-flight.ts';
 import { handlePerValue, type CounterHandle, type PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -143,7 +143,7 @@ export class ExporterFanout implements MetricsConsumer {
       // Anything else is a bug in an exporter: count the points so nothing disappears, and keep going.
       const n = countPoints(batch);
       this.telemetry.exporterFailed.add({ exporter: e.id, pipeline: this.pipelineId, reason: 'internal' }, n);
-      this.logger.error({ exporter: e.id, err: err instanceof Error ? err.message : String(err), points: n }, 'exporter threw; points counted as failed');
+      this.logger.error({ exporter: e.id, err: errorMessage(err), points: n }, 'exporter threw; points counted as failed');
     }
   }
 }

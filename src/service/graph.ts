@@ -19,7 +19,7 @@ import type { ComponentConfig, TributaryConfig } from '../config/model.ts';
 import type { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { ExporterFanout, PipelineEntry, ReceiverFanout } from './fanout.ts';
-import { TributaryError } from '../errors.ts';
+import { TributaryError, errorMessage } from '../errors.ts';
 
 export interface ReceiverNode {
   id: string;
@@ -164,7 +164,7 @@ export function receiverTargets(config: TributaryConfig, graph: Graph, receiverI
 }
 
 function startError(kind: string, id: string, err: unknown): TributaryError {
-  const cause = err instanceof Error ? err.message : String(err);
+  const cause = errorMessage(err);
   return new TributaryError('TRIB_START_FAILED', `${kind}::${id}: ${cause}`, { cause: err });
 }
 

@@ -17,7 +17,7 @@
 import type { Factory, Host } from '../component.ts';
 import type { ComponentConfig, TributaryConfig } from '../config/model.ts';
 import { closeUnadopted, handoverKey, wantParked } from './handover.ts';
-import { TributaryError } from '../errors.ts';
+import { TributaryError, errorMessage } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineTelemetry } from '../telemetry/self-metrics.ts';
 import {
@@ -55,7 +55,7 @@ export class Service {
     this.host = {
       sockets: new Map(),
       reportError: (componentId, err) => {
-        this.logger.error({ component: componentId, err: err instanceof Error ? err.message : String(err) }, 'component error');
+        this.logger.error({ component: componentId, err: errorMessage(err) }, 'component error');
       },
     };
   }
@@ -211,8 +211,8 @@ async function handOverExporters(successions: Array<{ old: ExporterNode; success
     try {
       await old.instance.handOverTo?.(successor.instance);
     } catch (err) {
-      logger.error({ component: old.id, err: err instanceof Error ? err.message : String(err) }, 'exporter handover failed');
-      failure ??= new TributaryError('TRIB_START_FAILED', `exporters::${old.id}: handover: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      logger.error({ component: old.id, err: errorMessage(err) }, 'exporter handover failed');
+      failure ??= new TributaryError('TRIB_START_FAILED', `exporters::${old.id}: handover: ${errorMessage(err)}`, { cause: err });
     }
   }
   return failure;

@@ -5,7 +5,7 @@
  * that the next batch will meet again (it is still tried: the file is
  * reopened per batch until it works).
  */
-import { TributaryError } from '../../errors.ts';
+import { TributaryError, errorMessage } from '../../errors.ts';
 
 const REASONS: Record<string, { reason: string; permanent: boolean }> = {
   ENOSPC: { reason: 'disk_full', permanent: false },
@@ -26,6 +26,6 @@ export function fileError(err: unknown): TributaryError {
   if (err instanceof TributaryError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
   const known = code ? REASONS[code] : undefined;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new TributaryError(known?.permanent ? 'TRIB_PERMANENT' : 'TRIB_RETRYABLE', message, { cause: err, reason: known?.reason ?? 'write_error' });
 }

@@ -26,6 +26,7 @@ import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { RotationConfig } from './config.ts';
 import { backupPath, pruneBackups } from './rotation.ts';
+import { errorMessage } from '../../errors.ts';
 
 export interface TargetOptions {
   path: string;
@@ -279,7 +280,7 @@ export class FileTarget {
   private problem(kind: string, err: unknown, message: string): void {
     const code = (err as NodeJS.ErrnoException)?.code ?? 'error';
     const key = kind + ':' + code;
-    const fields = { path: this.path, err: err instanceof Error ? err.message : String(err) };
+    const fields = { path: this.path, err: errorMessage(err) };
     if (this.loggedProblems.has(key)) this.options.logger.debug(fields, message);
     else {
       this.loggedProblems.add(key);

@@ -7,6 +7,7 @@
  */
 import type { CreateSettings } from '../../component.ts';
 import type { CounterHandle, Labels } from '../../telemetry/self-metrics.ts';
+import { errorMessage } from '../../errors.ts';
 
 /**
  * The labels of an exporter's counters: `{exporter, pipeline}`. One exporter
@@ -71,7 +72,7 @@ export class ExporterObs {
 
   /** Warn the first time a reason shows up; later ones go to debug so an outage does not flood the log. */
   logFailure(reason: string, points: number, err: unknown, what: string): void {
-    const fields = { reason, points, err: err instanceof Error ? err.message : String(err) };
+    const fields = { reason, points, err: errorMessage(err) };
     if (this.loggedReasons.has(reason)) {
       this.settings.logger.debug(fields, what);
     } else {
@@ -87,7 +88,7 @@ export class ExporterObs {
    * Later attempts go to debug.
    */
   logRetry(reason: string, err: unknown, fields: Record<string, unknown>): void {
-    const line = { reason, err: err instanceof Error ? err.message : String(err), ...fields };
+    const line = { reason, err: errorMessage(err), ...fields };
     if (this.loggedRetryReasons.has(reason)) {
       this.settings.logger.debug(line, 'export attempt failed; retrying');
     } else {

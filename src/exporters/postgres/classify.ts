@@ -8,7 +8,7 @@
  * problems an operator is fixing). Permanent: the data itself is refused
  * (data exceptions, integrity violations, program limits).
  */
-import { permanentError, retryableError, TributaryError } from '../../errors.ts';
+import { permanentError, retryableError, TributaryError, errorMessage } from '../../errors.ts';
 
 /** SQLSTATEs that are retryable although their class would say otherwise. */
 const RETRYABLE_CODES = new Set([
@@ -56,7 +56,7 @@ export function sqlState(err: unknown): string | undefined {
 
 export function classifyPgError(err: unknown): TributaryError {
   if (err instanceof TributaryError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   const state = sqlState(err);
   if (state !== undefined) {
     const cls = state.slice(0, 2);

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Host } from '../../component.ts';
 import { nowUnixNano, type MetricsBatch } from '../../model/metrics.ts';
 import type { SendOutcome, Sender } from '../helper/exporter.ts';
-import { TributaryError } from '../../errors.ts';
+import { TributaryError, errorMessage } from '../../errors.ts';
 import type { PostgresConfig } from './config.ts';
 import { DAY_MS, encodeBatch, type EncodedBatch, type SeriesIdentity } from './encode.ts';
 import { DeltaTracker } from './delta.ts';
@@ -97,7 +97,7 @@ export class PostgresSender implements Sender {
         this.mergeFailing = false;
       } catch (err) {
         // While the database is down this fails on every tick: warn once per outage, then stay quiet until a merge succeeds.
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         if (!this.mergeFailing) this.logger.warn({ err: message }, 'postgres rollup merge failed; will retry every rollup_flush_interval');
         else this.logger.debug({ err: message }, 'postgres rollup merge failed again');
         this.mergeFailing = true;
@@ -207,7 +207,7 @@ export class PostgresSender implements Sender {
       await this.pool!.query(`DELETE FROM ${c.schema}.export_batches WHERE committed_at < $1`, [new Date(now - c.dedupe_window).toISOString()]);
       this.deltas.sweep(now - Math.max(DAY_MS, c.maintenance_interval * 3));
     } catch (err) {
-      this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'postgres maintenance failed; will retry');
+      this.logger.warn({ err: errorMessage(err) }, 'postgres maintenance failed; will retry');
     } finally {
       this.maintaining = undefined;
     }

@@ -7,7 +7,7 @@
 import type { CreateSettings, Processor } from '../../component.ts';
 import type { MetricsConsumer } from '../../consumer.ts';
 import { countPoints, mergeBatches, splitBatch, type MetricsBatch } from '../../model/metrics.ts';
-import { reasonOf } from '../../errors.ts';
+import { reasonOf, errorMessage } from '../../errors.ts';
 import { dropCounter, type DropFn } from '../helper.ts';
 import type { BatchConfig } from './config.ts';
 
@@ -71,7 +71,7 @@ export class BatchProcessor implements Processor {
       const p = this.next.consume(piece).catch((err) => {
         const n = countPoints(piece);
         this.drop(reasonOf(err), n);
-        this.settings.logger.warn({ err: err instanceof Error ? err.message : String(err), points: n }, 'downstream refused a batch; points dropped');
+        this.settings.logger.warn({ err: errorMessage(err), points: n }, 'downstream refused a batch; points dropped');
       });
       this.inFlight.add(p);
       void p.finally(() => this.inFlight.delete(p));

@@ -10,7 +10,7 @@
  * - permanent failure → "do not retry" (INVALID_ARGUMENT / 400).
  */
 import type { MetricsConsumer } from '../../consumer.ts';
-import { isPermanent, TributaryError } from '../../errors.ts';
+import { isPermanent, TributaryError, errorMessage } from '../../errors.ts';
 import { countPoints, type MetricsBatch } from '../../model/metrics.ts';
 import type { DecodeIssues } from '../../otlp/decode.ts';
 import type { ExportResult } from '../../otlp/encode.ts';
@@ -32,7 +32,7 @@ export async function exportBatch(next: MetricsConsumer, obs: ReceiverObs, batch
     await next.consume(batch);
     return { kind: 'ok', result };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (isPermanent(err)) return { kind: 'permanent', message };
     const te = err instanceof TributaryError ? err : undefined;
     return {
