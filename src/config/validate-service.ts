@@ -11,7 +11,8 @@ import { isPlainObject } from './positions.ts';
 import { DEFAULT_ADMIN_ENDPOINT, DEFAULT_SHUTDOWN_TIMEOUT_MS, healthCheckSchema, pipelineSchema, serviceSchema } from './service-schema.ts';
 import { type Reporter, sectionEntries } from './reporter.ts';
 
-export type SectionKind = 'receivers' | 'processors' | 'exporters';
+export type { SectionKind } from '../registry.ts';
+import type { SectionKind } from '../registry.ts';
 
 export interface Extensions {
   /** health_check extensions by ID, with their endpoint if given. */
